@@ -1,0 +1,1 @@
+"""Thin adapters (console, and later Telegram and Discord) and the composition root."""

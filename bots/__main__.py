@@ -1,0 +1,119 @@
+"""The ``mend`` command: console chat, bots, migrations.
+
+``mend`` with no platform tokens starts the console chat; with tokens it runs the bots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TextIO
+
+from bots.app import Core, build_core
+from bots.console import ConsoleChat
+from bots.runner import run_adapters
+from core.clock import SystemClock
+from core.content import ContentError
+from core.settings import Settings, SettingsError, load_settings
+from core.storage.migrate import current_revision
+
+log = logging.getLogger("mend")
+
+
+def _version() -> str:
+    try:
+        return version("mend-bot")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mend", description="Mend, an AI relationship-repair coach.")
+    parser.add_argument("--version", action="version", version=f"mend {_version()}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run every bot whose token is set")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    chat = sub.add_parser("chat", help="talk to Mend in the terminal")
+    chat.add_argument("--as", dest="speaker", default=None, metavar="NAME", help="who is speaking")
+    chat.add_argument("--couple", nargs=2, metavar=("A", "B"), help="simulate a couple's shared group")
+    chat.add_argument("--script", type=Path, metavar="FILE", help="replay FILE's lines, print the transcript")
+    chat.add_argument("--keys", action="store_true", help="show each reply's content key")
+    return parser
+
+
+def _read_line() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+async def _chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+    console = ConsoleChat(
+        core.service,
+        core.content.texts,
+        SystemClock(),
+        out,
+        speaker=args.speaker,
+        couple=tuple(args.couple) if args.couple else None,
+        show_keys=args.keys,
+        echo=args.script is not None,
+    )
+    if args.script is not None:
+        try:
+            lines = args.script.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"mend: cannot read script {args.script}: {exc.__class__.__name__}", file=sys.stderr)
+            return 2
+        await console.run(lines)
+        return 0
+    console.intro()
+    loop = asyncio.get_running_loop()
+    await console.interact(lambda: loop.run_in_executor(None, _read_line))
+    return 0
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    core = await build_core(settings)
+    try:
+        if args.command == "migrate":
+            print(f"database is at revision {await current_revision(core.database)}")
+            return 0
+        if args.command == "run" or (args.command is None and settings.has_platform_token):
+            return await run_adapters(core, settings)
+        if args.command is None:
+            args = _parser().parse_args(["chat"])
+        return await _chat(core, args, sys.stdout)
+    finally:
+        await core.database.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mend`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return 2
+    interactive = args.command in (None, "chat")
+    logging.basicConfig(
+        level=logging.WARNING if interactive else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_main(args, settings))
+    except ContentError as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

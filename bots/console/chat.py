@@ -1,0 +1,171 @@
+"""The console adapter: typed lines in, rendered replies out.
+
+In a private chat every line is the speaker's. With ``--couple A B`` the lines simulate the
+couple's shared group: ``A: text`` is A speaking in the group, ``A> text`` is A writing to
+Mend privately; a line with no prefix is the last speaker again, in the same place.
+Buttons are numbered; typing a number presses that button of the last message shown to the
+speaker there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TextIO
+
+from core.clock import Clock
+from core.content import Texts
+from core.service import CoachService
+from core.text_input import event_from_text
+from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
+
+KEYS = ("console.intro", "console.couple_intro", "console.no_buttons", "console.who")
+"""Texts the console shows itself; the content lint test checks they exist."""
+
+_PREFIX = re.compile(r"^\s*([^\s:>]{1,32})\s*([:>])\s?(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    user: UserRef
+    chat: ChatRef
+
+
+def _user(name: str | None) -> UserRef:
+    return UserRef(Platform.CONSOLE, (name or "you").lower(), display_name=name)
+
+
+def _private(user: UserRef) -> ChatRef:
+    return ChatRef(Platform.CONSOLE, f"private:{user.user_id}", ChatKind.PRIVATE)
+
+
+class ConsoleChat:
+    """Turns typed lines into core events and prints what Mend replies."""
+
+    def __init__(
+        self,
+        service: CoachService,
+        texts: Texts,
+        clock: Clock,
+        out: TextIO,
+        *,
+        speaker: str | None = None,
+        couple: tuple[str, str] | None = None,
+        show_keys: bool = False,
+        echo: bool = False,
+    ) -> None:
+        self._service = service
+        self._texts = texts
+        self._clock = clock
+        self._out = out
+        self._show_keys = show_keys
+        self._echo_lines = echo or couple is not None
+        people = [_user(n) for n in couple] if couple else [_user(speaker)]
+        self._people = {u.user_id: u for u in people}
+        self._group = (
+            ChatRef(Platform.CONSOLE, "group:" + "+".join(self._people), ChatKind.GROUP)
+            if couple
+            else None
+        )
+        first = next(iter(self._people.values()))
+        self._place = _Place(first, self._group or _private(first))
+        self._buttons: dict[_Place, tuple[Button, ...]] = {}
+
+    def intro(self) -> None:
+        """Print how to use the console."""
+        key = "console.couple_intro" if self._group else "console.intro"
+        names = " and ".join(u.display_name or u.user_id for u in self._people.values())
+        self._print(self._texts.render(key, {"name": names}))
+
+    async def line(self, raw: str) -> list[Reply]:
+        """Handle one typed line and print the replies; returns them for callers that check."""
+        text = self._switch(raw)
+        if text is None:
+            self._print(self._texts.render("console.who"))
+            return []
+        event = self._event(text)
+        self._echo(text)
+        if event is None:
+            self._print(self._texts.render("console.no_buttons"))
+            return []
+        replies = await self._service.handle(event)
+        for reply in replies:
+            self._show(reply)
+        return replies
+
+    async def run(self, lines: Iterable[str]) -> None:
+        """Replay lines (a script), skipping blank lines and ``#`` comments."""
+        for raw in lines:
+            if raw.strip() and not raw.lstrip().startswith("#"):
+                await self.line(raw.rstrip("\n"))
+
+    async def interact(self, read: Callable[[], Awaitable[str | None]]) -> None:
+        """Read lines with ``read`` until it returns None (end of input) or ``/quit``."""
+        while (raw := await read()) is not None:
+            if raw.strip() in ("/quit", "/exit"):
+                return
+            if raw.strip():
+                await self.line(raw)
+
+    def _switch(self, raw: str) -> str | None:
+        """Apply an ``A:`` / ``A>`` prefix (couple mode only); return the remaining text."""
+        if self._group is None:
+            return raw
+        match = _PREFIX.match(raw)
+        if match is None or match.group(1).lower() not in self._people:
+            return raw
+        user = self._people[match.group(1).lower()]
+        chat = self._group if match.group(2) == ":" else _private(user)
+        self._place = _Place(user, chat)
+        return match.group(3)
+
+    def _event(self, text: str) -> IncomingEvent | None:
+        place = self._place
+        now = self._clock.now()
+        stripped = text.strip()
+        buttons = self._buttons.get(place, ())
+        if buttons and stripped.isdigit() and len(stripped) <= 2:
+            index = int(stripped) - 1
+            if not 0 <= index < len(buttons):
+                return None
+            return IncomingEvent(
+                kind=EventKind.BUTTON,
+                chat=place.chat,
+                user=place.user,
+                at=now,
+                payload=buttons[index].payload,
+            )
+        addressed = place.chat.is_private or stripped.lower().startswith("@mend")
+        if stripped.lower().startswith("@mend"):
+            text = stripped[5:].lstrip(" ,:")
+        return event_from_text(place.chat, place.user, text, now, addressed_to_bot=addressed)
+
+    def _echo(self, text: str) -> None:
+        if not self._echo_lines:
+            return
+        user = self._place.user
+        where = ":" if self._place.chat == self._group else ">"
+        self._print(f"{user.display_name or user.user_id}{where} {text}")
+
+    def _show(self, reply: Reply) -> None:
+        place = self._place
+        label = "Mend"
+        if reply.private_to is not None:
+            target = self._people.get(reply.private_to.user_id, reply.private_to)
+            place = _Place(target, _private(target))
+            label = f"Mend → {target.display_name} (private)"
+        elif reply.chat is not None:
+            place = _Place(place.user, reply.chat)
+            label = f"Mend → {reply.chat.chat_id}"
+        elif self._group is not None and place.chat != self._group:
+            label = f"Mend → {place.user.display_name} (private)"
+        key = f"[{reply.key}] " if self._show_keys else ""
+        self._print(f"{label}: {key}{reply.text}")
+        for number, button in enumerate(reply.buttons, start=1):
+            self._print(f"  [{number}] {button.label}")
+        self._buttons[place] = reply.buttons
+
+    def _print(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()

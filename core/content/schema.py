@@ -1,0 +1,85 @@
+"""The shape of content files, checked strictly: an unknown key fails the load."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+IDENT = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class ButtonSpec(BaseModel):
+    """A choice under a step: its label key, the choice sent back, and where it leads."""
+
+    model_config = _STRICT
+
+    label: str
+    choice: str = Field(pattern=IDENT)
+    next: str | None = None
+    set: dict[str, str] = Field(default_factory=dict)
+
+
+class InputSpec(BaseModel):
+    """A step that waits for typed text of one kind, then moves on."""
+
+    model_config = _STRICT
+
+    kind: Literal["timezone", "local_time"]
+    next: str
+    invalid: str
+
+
+class StepSpec(BaseModel):
+    """One step of a flow: what Mend says, and what may happen next.
+
+    Exactly one of ``buttons``, ``input``, ``next`` or ``end`` decides what follows.
+    """
+
+    model_config = _STRICT
+
+    say: str
+    buttons: tuple[ButtonSpec, ...] = ()
+    input: InputSpec | None = None
+    next: str | None = None
+    end: bool = False
+    effect: str | None = None
+
+
+class FlowSpec(BaseModel):
+    """A conversation: its scope, first step and steps by id."""
+
+    model_config = _STRICT
+
+    id: str = Field(pattern=IDENT)
+    scope: Literal["user", "user_in_chat", "chat"]
+    start: str
+    steps: dict[str, StepSpec]
+
+
+class CommandSpec(BaseModel):
+    """One slash command: name, the key of its description, and where it works."""
+
+    model_config = _STRICT
+
+    name: str = Field(pattern=IDENT)
+    description: str
+    where: Literal["private", "group", "everywhere"] = "everywhere"
+
+
+class CommandGroupSpec(BaseModel):
+    """Commands shown together under one heading in /help."""
+
+    model_config = _STRICT
+
+    title: str
+    commands: tuple[CommandSpec, ...]
+
+
+class CommandsFile(BaseModel):
+    """``content/commands.yaml``."""
+
+    model_config = _STRICT
+
+    groups: tuple[CommandGroupSpec, ...]

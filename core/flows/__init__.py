@@ -1,0 +1,1 @@
+"""The flow engine: pure step transitions driven by content."""

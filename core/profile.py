@@ -1,0 +1,78 @@
+"""A person's coaching profile: the few facts flows may read and set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from enum import StrEnum
+
+from core.localtime import format_local_time
+from core.types import UserRef
+
+
+class Situation(StrEnum):
+    """Where a person says they are with their partner."""
+
+    TOGETHER_STRUGGLING = "together_struggling"
+    ON_A_BREAK = "on_a_break"
+    SEPARATED = "separated"
+    TOGETHER_GROWING = "together_growing"
+
+
+SETTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "is_adult": ("true", "false"),
+    "consented": ("true", "false"),
+    "situation": tuple(s.value for s in Situation),
+}
+"""Fields a flow button may set with ``set:``, and the values each accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What Mend keeps about one person on one platform.
+
+    Attributes:
+        user: who this is.
+        is_adult: the person's own answer to "are you 18 or older?", or None if not asked yet.
+        consented: whether they agreed that Mend may store what they write.
+        timezone: their IANA zone or ``UTC±HH:MM``, or None if not set.
+        daily_time: local time of day for their daily action, or None.
+        situation: where they said they are, or None.
+        onboarded_at: when they finished setting up, or None.
+    """
+
+    user: UserRef
+    is_adult: bool | None = None
+    consented: bool = False
+    timezone: str | None = None
+    daily_time: time | None = None
+    situation: Situation | None = None
+    onboarded_at: datetime | None = None
+
+    @property
+    def onboarded(self) -> bool:
+        """True once set-up is complete."""
+        return self.onboarded_at is not None
+
+    def placeholders(self, default_timezone: str) -> dict[str, str]:
+        """Values a text may show with ``$name``, ``$timezone`` and ``$daily_time``."""
+        return {
+            "name": self.user.display_name or "there",
+            "timezone": self.timezone or default_timezone,
+            "daily_time": format_local_time(self.daily_time) if self.daily_time else "",
+        }
+
+    def with_field(self, name: str, value: str) -> Profile:
+        """Return a copy with one settable field changed from its content string form.
+
+        Raises:
+            ValueError: if the field is not settable or the value is not allowed.
+        """
+        if value not in SETTABLE_FIELDS.get(name, ()):
+            raise ValueError(f"cannot set {name!r} to {value!r}")
+        if name == "is_adult":
+            return replace(self, is_adult=value == "true")
+        if name == "consented":
+            return replace(self, consented=value == "true")
+        return replace(self, situation=Situation(value))
+

@@ -1,0 +1,101 @@
+"""Settings from the environment and ``.env``, validated once at start-up."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.timezones import parse_timezone
+
+ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    """Every setting Mend reads. ``.env.example`` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    discord_bot_token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///./data/mend.db"
+    mend_default_timezone: str = "UTC"
+    mend_encryption_keys: SecretStr | None = Field(default=None)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local Bot API server)")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if driver not in ASYNC_DRIVERS:
+            raise ValueError(f"must start with one of {', '.join(d + '://' for d in ASYNC_DRIVERS)}")
+        return value
+
+    @field_validator("mend_default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        choice = parse_timezone(value)
+        if choice is None:
+            raise ValueError("is not a time zone (use an IANA name such as Europe/Berlin)")
+        return choice.name
+
+    @field_validator("mend_encryption_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        for key in value.get_secret_value().split(","):
+            try:
+                raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
+            except (binascii.Error, ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("each key must be 32 random bytes, URL-safe base64 encoded")
+        return value
+
+    @property
+    def has_platform_token(self) -> bool:
+        """True if at least one chat platform is configured."""
+        return self.telegram_bot_token is not None or self.discord_bot_token is not None
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    """Read settings, turning any problem into one clear line that names the setting.
+
+    Raises:
+        SettingsError: naming the first bad setting, never echoing a secret value.
+    """
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {message}") from None

@@ -1,0 +1,75 @@
+"""Turning raw typed text into clean text and core events."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from core.types import ChatRef, EventKind, IncomingEvent, UserRef
+
+MAX_INPUT_CHARS = 4000
+"""Longest text Mend reads from one message; anything beyond is cut before any processing."""
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` without control and format characters, trimmed and length-capped.
+
+    Line breaks and tabs survive as spaces or newlines; bidirectional marks, zero-width
+    characters and other invisible controls are dropped, so they cannot hide a command
+    or confuse matching. Emoji and right-to-left scripts are kept as they are.
+    """
+    text = text[: MAX_INPUT_CHARS * 2]
+    kept: list[str] = []
+    for char in text:
+        if char in "\n\r\t":
+            kept.append("\n" if char != "\t" else " ")
+            continue
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs", "Co", "Cn"):
+            continue
+        if category == "Cf" and char != "\u200d":  # keep the emoji joiner
+            continue
+        kept.append(char)
+    return "".join(kept).strip()[:MAX_INPUT_CHARS]
+
+
+def event_from_text(
+    chat: ChatRef,
+    user: UserRef,
+    text: str,
+    at: datetime,
+    *,
+    bot_username: str | None = None,
+    addressed_to_bot: bool = True,
+) -> IncomingEvent:
+    """Build a command or text event from a typed line, as every adapter must.
+
+    ``/cmd@OtherBot`` in a group is another bot's command: it becomes unaddressed text.
+    """
+    cleaned = clean_text(text)
+    match = _COMMAND.match(cleaned)
+    if match is not None:
+        name, mention, rest = match.group(1), match.group(2), match.group(3)
+        if mention is None or bot_username is None or mention.lower() == bot_username.lower():
+            return IncomingEvent(
+                kind=EventKind.COMMAND,
+                chat=chat,
+                user=user,
+                at=at,
+                text=cleaned,
+                command=name.lower(),
+                args=tuple((rest or "").split()),
+                addressed_to_bot=True,
+            )
+        addressed_to_bot = False
+    return IncomingEvent(
+        kind=EventKind.TEXT,
+        chat=chat,
+        user=user,
+        at=at,
+        text=cleaned,
+        addressed_to_bot=addressed_to_bot,
+    )

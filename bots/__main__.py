@@ -32,15 +32,21 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mend", description="Mend, an AI relationship-repair coach.")
+    parser = argparse.ArgumentParser(
+        prog="mend", description="Mend, an AI relationship-repair coach."
+    )
     parser.add_argument("--version", action="version", version=f"mend {_version()}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run every bot whose token is set")
     sub.add_parser("migrate", help="bring the database schema up to date")
     chat = sub.add_parser("chat", help="talk to Mend in the terminal")
     chat.add_argument("--as", dest="speaker", default=None, metavar="NAME", help="who is speaking")
-    chat.add_argument("--couple", nargs=2, metavar=("A", "B"), help="simulate a couple's shared group")
-    chat.add_argument("--script", type=Path, metavar="FILE", help="replay FILE's lines, print the transcript")
+    chat.add_argument(
+        "--couple", nargs=2, metavar=("A", "B"), help="simulate a couple's shared group"
+    )
+    chat.add_argument(
+        "--script", type=Path, metavar="FILE", help="replay FILE's lines, print the transcript"
+    )
     chat.add_argument("--keys", action="store_true", help="show each reply's content key")
     return parser
 
@@ -67,7 +73,9 @@ async def _chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
         try:
             lines = args.script.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"mend: cannot read script {args.script}: {exc.__class__.__name__}", file=sys.stderr)
+            print(
+                f"mend: cannot read script {args.script}: {exc.__class__.__name__}", file=sys.stderr
+            )
             return 2
         await console.run(lines)
         return 0

@@ -44,7 +44,9 @@ def explain_missing(settings: Settings) -> list[str]:
         if not has_token:
             lines.append(f"{slot.platform}: {slot.token_setting} is not set.")
         elif slot.main is None:
-            lines.append(f"{slot.platform}: token found, but this version has no {slot.platform} adapter yet.")
+            lines.append(
+                f"{slot.platform}: token found, but this version has no adapter for it yet."
+            )
     return lines
 
 

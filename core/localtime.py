@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 
-_TIME = re.compile(
-    r"^(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h)?$", re.IGNORECASE
-)
+_TIME = re.compile(r"^(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h)?$", re.IGNORECASE)
 
 
 def parse_local_time(text: str) -> time | None:

@@ -75,4 +75,3 @@ class Profile:
         if name == "consented":
             return replace(self, consented=value == "true")
         return replace(self, situation=Situation(value))
-

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
         except ArgumentError:
             raise ValueError("is not a database URL") from None
         if driver not in ASYNC_DRIVERS:
-            raise ValueError(f"must start with one of {', '.join(d + '://' for d in ASYNC_DRIVERS)}")
+            raise ValueError(
+                f"must start with one of {', '.join(d + '://' for d in ASYNC_DRIVERS)}"
+            )
         return value
 
     @field_validator("mend_default_timezone")
@@ -93,7 +95,7 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         SettingsError: naming the first bad setting, never echoing a secret value.
     """
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"

@@ -27,8 +27,17 @@ class TimeZoneChoice:
     follows_dst: bool
 
 
-_REGIONS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/",
-            "Europe/", "Indian/", "Pacific/")
+_REGIONS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
 
 
 @cache

@@ -80,7 +80,9 @@ def _load_locale(folder: Path, problems: list[str]) -> dict[str, str]:
     return texts
 
 
-def _check_keys(where: str, used: Iterable[str], texts: Mapping[str, str], problems: list[str]) -> None:
+def _check_keys(
+    where: str, used: Iterable[str], texts: Mapping[str, str], problems: list[str]
+) -> None:
     for key in used:
         if key not in texts:
             problems.append(f"{where}: text key {key!r} is missing")
@@ -94,7 +96,9 @@ def _check_flow(flow: FlowSpec, texts: Mapping[str, str], problems: list[str]) -
     edges: dict[str, list[str]] = {}
     for name, step in steps.items():
         here = f"{where} step {name}"
-        deciders = sum([bool(step.buttons), step.input is not None, step.next is not None, step.end])
+        deciders = sum(
+            [bool(step.buttons), step.input is not None, step.next is not None, step.end]
+        )
         if deciders != 1:
             problems.append(f"{here}: needs exactly one of buttons, input, next or end")
         if step.effect is not None and step.effect not in EFFECTS:
@@ -158,7 +162,9 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
     """
     problems: list[str] = []
     locale_root = root / "locales"
-    locales = {p.name: _load_locale(p, problems) for p in sorted(locale_root.glob("*")) if p.is_dir()}
+    locales = {
+        p.name: _load_locale(p, problems) for p in sorted(locale_root.glob("*")) if p.is_dir()
+    }
     if DEFAULT_LOCALE not in locales:
         raise ContentError([*problems, f"no {DEFAULT_LOCALE!r} locale under {locale_root}"])
     texts = locales[DEFAULT_LOCALE]
@@ -191,7 +197,12 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
     if len(set(names)) != len(names):
         problems.append("commands.yaml: a command is listed twice")
     for group in groups:
-        _check_keys("commands.yaml", [group.title, *(c.description for c in group.commands)], texts, problems)
+        _check_keys(
+            "commands.yaml",
+            [group.title, *(c.description for c in group.commands)],
+            texts,
+            problems,
+        )
     _check_keys("code", required_keys, texts, problems)
 
     if problems:

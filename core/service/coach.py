@@ -13,6 +13,7 @@ from core.flows.engine import FlowEngine, FlowState, StepResult
 from core.flows.payload import decode
 from core.flows.scope import state_key
 from core.profile import Profile
+from core.service.locks import KeyedLocks
 from core.storage import Database, StaleStateError, StateRepository, UserRepository
 from core.types import EventKind, IncomingEvent, Reply
 
@@ -41,8 +42,6 @@ class CoachService:
         self._clock = clock
         self._default_timezone = default_timezone
         self._engine = FlowEngine(content, default_timezone=default_timezone)
-        from core.service.locks import KeyedLocks
-
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
         self._commands: dict[str, Handler] = {
@@ -54,7 +53,9 @@ class CoachService:
         problems = [f"flow {f!r} is missing" for f in REQUIRED_FLOWS if f not in content.flows]
         listed = set(content.commands)
         problems += [f"command /{c} has no handler" for c in sorted(listed - set(self._commands))]
-        problems += [f"command /{c} is not in commands.yaml" for c in sorted(set(self._commands) - listed)]
+        problems += [
+            f"command /{c} is not in commands.yaml" for c in sorted(set(self._commands) - listed)
+        ]
         if problems:
             raise ContentError(problems)
 

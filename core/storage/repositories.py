@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,9 +28,10 @@ class VersionedState:
     version: int
 
 
-def _insert_ignoring_conflicts(connection: AsyncConnection, table: Any, **values: Any) -> Insert:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+def _insert_ignoring_conflicts(connection: AsyncConnection, table: Table, **values: Any) -> Insert:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -1,0 +1,106 @@
+"""Shared fixtures: content, databases (SQLite always, PostgreSQL when configured), service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from content import CONTENT_DIR
+from core.content import Content, load_content
+from core.service import CoachService
+from core.storage import Database
+from tests.fakes import FakeClock
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    return load_content(CONTENT_DIR)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+async def _admin_async(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def _admin(url: str, statement: str) -> None:
+    """Run one statement outside any transaction, on a loop of its own (fixtures may be async)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin_async(url, statement)).result(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run, dropped at the end.
+
+    Skips when ``TEST_POSTGRES_URL`` is not set; fails instead under ``CI=true``, where the
+    server must be there.
+    """
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        if IN_CI:
+            pytest.fail("CI=true but TEST_POSTGRES_URL is not set")
+        pytest.skip("TEST_POSTGRES_URL is not set: PostgreSQL tests need a server")
+    name = f"mend_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(base, f'CREATE DATABASE "{name}"')
+    except (OSError, DBAPIError) as exc:
+        message = f"PostgreSQL at TEST_POSTGRES_URL is unreachable ({type(exc).__name__}: {exc})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _fresh(url: str) -> Database:
+    database = Database(url)
+    await database.migrate()
+    return database
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await _fresh(f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}")
+    yield database
+    await database.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The same tests on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = await _fresh(url)
+    async with db.transaction() as connection:
+        await connection.execute(text("DELETE FROM conversation_states"))
+        await connection.execute(text("DELETE FROM users"))
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+def service(content: Content, sqlite_db: Database, clock: FakeClock) -> CoachService:
+    return CoachService(content, sqlite_db, clock, default_timezone="UTC")

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     def _async_database(cls, value: str) -> str:
         try:
             driver = make_url(value).drivername
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise ValueError("is not a database URL") from None
         if driver not in ASYNC_DRIVERS:
             raise ValueError(

@@ -11,17 +11,23 @@ from core.types import ChatRef, EventKind, IncomingEvent, UserRef
 MAX_INPUT_CHARS = 4000
 """Longest text Mend reads from one message; anything beyond is cut before any processing."""
 
+_KEPT_FORMAT = frozenset({"\u200c", "\u200d"})
+"""Joiners that emoji sequences and scripts such as Persian need."""
+_EMOJI_TAGS = ("\U000e0020", "\U000e007f")
+"""Tag characters of subdivision flags (Scotland, Wales, England)."""
+
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
 def clean_text(text: str) -> str:
     """Return ``text`` without control and format characters, trimmed and length-capped.
 
-    Line breaks and tabs survive as spaces or newlines; bidirectional marks, zero-width
-    characters and other invisible controls are dropped, so they cannot hide a command
-    or confuse matching. Emoji and right-to-left scripts are kept as they are.
+    Line breaks and tabs survive as newlines or spaces; bidirectional overrides, zero-width
+    spaces and other invisible controls are dropped, so they cannot hide a command or
+    confuse matching. Emoji (with their joiners and flag tags) and right-to-left scripts
+    (with the zero-width non-joiner they use) are kept as they are.
     """
-    text = text[: MAX_INPUT_CHARS * 2]
+    text = text[: MAX_INPUT_CHARS * 2].replace("\r\n", "\n")
     kept: list[str] = []
     for char in text:
         if char in "\n\r\t":
@@ -30,10 +36,14 @@ def clean_text(text: str) -> str:
         category = unicodedata.category(char)
         if category in ("Cc", "Cs", "Co", "Cn"):
             continue
-        if category == "Cf" and char != "\u200d":  # keep the emoji joiner
+        if (
+            category == "Cf"
+            and char not in _KEPT_FORMAT
+            and not _EMOJI_TAGS[0] <= char <= _EMOJI_TAGS[1]
+        ):
             continue
         kept.append(char)
-    return "".join(kept).strip()[:MAX_INPUT_CHARS]
+    return "".join(kept).strip()[:MAX_INPUT_CHARS].rstrip()
 
 
 def event_from_text(

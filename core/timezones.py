@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _OFFSET = re.compile(
     r"^(?:utc|gmt|z)?\s*([+-])\s*(\d{1,2})(?:(?::|\.|h)?(\d{2}))?$|^(?:utc|gmt|z)$", re.IGNORECASE
 )
+_STORED_OFFSET = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
 _MAX_LEN = 64
+_NOT_PLACES = frozenset({"localtime", "factory", "posixrules"})
+_JANUARY, _JULY = datetime(2026, 1, 15, 12, tzinfo=UTC), datetime(2026, 7, 15, 12, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +23,7 @@ class TimeZoneChoice:
 
     Attributes:
         name: the stored form: an IANA name (``Europe/Berlin``) or ``UTC+05:30``.
-        follows_dst: False for fixed offsets, which never move with daylight saving.
+        follows_dst: True if the zone's offset changes during the year (daylight saving).
     """
 
     name: str
@@ -52,7 +55,16 @@ def _zones_by_city() -> dict[str, str]:
 
 @cache
 def _zones_lower() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
+    return {
+        name.lower(): name
+        for name in available_timezones()
+        if name.lower() not in _NOT_PLACES and not name.startswith(("posix/", "right/"))
+    }
+
+
+def _follows_dst(name: str) -> bool:
+    zone = ZoneInfo(name)
+    return _JANUARY.astimezone(zone).utcoffset() != _JULY.astimezone(zone).utcoffset()
 
 
 def _offset_name(sign: str, hours: int, minutes: int) -> str | None:
@@ -78,13 +90,9 @@ def parse_timezone(text: str) -> TimeZoneChoice | None:
             return TimeZoneChoice("UTC", follows_dst=False)
         name = _offset_name(offset.group(1), int(offset.group(2)), int(offset.group(3) or 0))
         return TimeZoneChoice(name, follows_dst=False) if name else None
-    iana = _zones_lower().get(raw.lower().replace(" ", "_"))
-    if iana is not None:
-        return TimeZoneChoice(iana, follows_dst=not iana.upper().startswith(("UTC", "ETC/", "GMT")))
-    city = _zones_by_city().get(raw.lower().replace("_", " "))
-    if city is not None:
-        return TimeZoneChoice(city, follows_dst=True)
-    return None
+    name = _zones_lower().get(raw.lower().replace(" ", "_"))
+    name = name or _zones_by_city().get(raw.lower().replace("_", " "))
+    return TimeZoneChoice(name, follows_dst=_follows_dst(name)) if name else None
 
 
 @cache
@@ -94,11 +102,14 @@ def resolve_timezone(name: str) -> tzinfo:
     Raises:
         ValueError: if ``name`` is neither an IANA zone nor ``UTC±HH:MM``.
     """
-    if name.startswith("UTC") and len(name) == 9:
-        sign = 1 if name[3] == "+" else -1
-        hours, minutes = int(name[4:6]), int(name[7:9])
-        return timezone(sign * timedelta(hours=hours, minutes=minutes), name)
+    offset = _STORED_OFFSET.match(name)
+    if offset is not None:
+        sign = 1 if offset.group(1) == "+" else -1
+        delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
+        return timezone(sign * delta, name)
+    if name not in _zones_lower().values():
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc

@@ -29,11 +29,11 @@ def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: cannot be read ({type(exc).__name__})")
+        problems.append(f"{path.parent.name}/{path.name}: cannot be read ({type(exc).__name__})")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        problems.append(f"{path.name}: is not valid YAML{where}")
+        problems.append(f"{path.parent.name}/{path.name}: is not valid YAML{where}")
     return None
 
 
@@ -116,8 +116,8 @@ def _check_flow(flow: FlowSpec, texts: Mapping[str, str], problems: list[str]) -
                 problems.append(f"{here}: next step {target!r} does not exist")
         edges[name] = [t for t in targets if t in steps]
         choices = [b.choice for b in step.buttons]
-        if len(set(choices)) != len(choices):
-            problems.append(f"{here}: two buttons share a choice")
+        for choice in sorted({c for c in choices if choices.count(c) > 1}):
+            problems.append(f"{here}: two buttons share the choice {choice!r}")
         for button in step.buttons:
             if len(encode(flow.id, name, button.choice).encode()) > MAX_PAYLOAD_BYTES:
                 problems.append(f"{here}: payload for {button.choice!r} is too long")
@@ -194,8 +194,8 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
     except ValidationError as exc:
         problems.extend(_schema_problem("commands.yaml", exc))
     names = [c.name for g in groups for c in g.commands]
-    if len(set(names)) != len(names):
-        problems.append("commands.yaml: a command is listed twice")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"commands.yaml: /{name} is listed twice")
     for group in groups:
         _check_keys(
             "commands.yaml",

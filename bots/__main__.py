@@ -89,7 +89,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     core = await build_core(settings)
     try:
         if args.command == "migrate":
-            print(f"database is at revision {await current_revision(core.database)}")
+            print(f"database is at revision {await core.database.run(current_revision)}")
             return 0
         if args.command == "run" or (args.command is None and settings.has_platform_token):
             return await run_adapters(core, settings)

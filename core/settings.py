@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 from core.timezones import parse_timezone
 
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+"""Accepted ``DATABASE_URL`` schemes (SQLite work runs on its own thread, see core.storage)."""
 
 
 class SettingsError(Exception):

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -94,9 +94,12 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     else:
         url = request.getfixturevalue("postgres_url")
     db = await _fresh(url)
-    async with db.transaction() as connection:
-        await connection.execute(text("DELETE FROM conversation_states"))
-        await connection.execute(text("DELETE FROM users"))
+
+    def empty(connection: Connection) -> None:
+        connection.execute(text("DELETE FROM conversation_states"))
+        connection.execute(text("DELETE FROM users"))
+
+    await db.run(empty)
     yield db
     await db.close()
 

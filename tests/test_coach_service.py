@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from core.content import Content
 from core.flows.engine import FlowState
 from core.flows.scope import state_key
-from core.profile import Situation
-from core.service import CoachService
-from core.storage import Database, StateRepository, UserRepository
+from core.profile import Profile, Situation
+from core.service import CoachService, coach
+from core.storage import Database, StateRepository, UserRepository, VersionedState
 from core.types import Reply, UserRef
 from tests.fakes import FakeClock, group_chat, person, pressed, private_chat, said
 
@@ -52,16 +54,19 @@ async def onboard(service: CoachService, user: UserRef, zone: str = "Berlin") ->
 
 
 async def stored_state(database: Database, user: UserRef) -> FlowState | None:
-    async with database.transaction() as connection:
-        return (await StateRepository(connection).load(state_key("user", private_chat(user), user))).state
+    key = state_key("user", private_chat(user), user)
+    return (await database.run(lambda c: StateRepository(c).load(key))).state
+
+
+async def stored_profile(database: Database, user: UserRef) -> Profile | None:
+    return await database.run(lambda c: UserRepository(c).find(user))
 
 
 async def test_onboarding_completes_and_stores_answers(service: CoachService, sqlite_db: Database) -> None:
     sam = person()
     keys = await onboard(service, sam)
     assert keys == [*ONBOARDING_KEYS, "onboarding.suggest.on_a_break", "onboarding.done"]
-    async with sqlite_db.transaction() as connection:
-        profile = await UserRepository(connection).find(sam)
+    profile = await stored_profile(sqlite_db, sam)
     assert profile is not None and profile.onboarded
     assert (profile.is_adult, profile.consented, profile.timezone) == (True, True, "Europe/Berlin")
     assert profile.daily_time is not None and profile.daily_time.hour == 7
@@ -113,8 +118,7 @@ async def test_declining_consent_keeps_nothing(service: CoachService, sqlite_db:
     replies = await tap(service, sam, replies, "adult")
     replies = await tap(service, sam, replies, "decline")
     assert [r.key for r in replies] == ["onboarding.declined"]
-    async with sqlite_db.transaction() as connection:
-        profile = await UserRepository(connection).find(sam)
+    profile = await stored_profile(sqlite_db, sam)
     assert profile is not None
     assert (profile.consented, profile.timezone, profile.daily_time, profile.onboarded) == (False, None, None, False)
 
@@ -129,10 +133,13 @@ def waiting_steps(content: Content) -> list[FlowState]:
 
 
 async def put_in_state(database: Database, user: UserRef, state: FlowState) -> None:
-    async with database.transaction() as connection:
+    key = state_key("user", private_chat(user), user)
+
+    def put(connection: Connection) -> None:
         states = StateRepository(connection)
-        key = state_key("user", private_chat(user), user)
-        await states.save(key, state, (await states.load(key)).version, FakeClock().now())
+        states.save(key, state, states.load(key).version, FakeClock().now())
+
+    await database.run(put)
 
 
 async def test_help_and_cancel_work_in_every_waiting_step(
@@ -189,8 +196,7 @@ async def test_settings_changes_time_zone_and_daily_time(service: CoachService, 
     await tap(service, sam, menu, "time")
     saved = await service.handle(said(sam, "19:15"))
     assert saved[0].key == "settings.saved" and "19:15" in saved[0].text
-    async with sqlite_db.transaction() as connection:
-        profile = await UserRepository(connection).find(sam)
+    profile = await stored_profile(sqlite_db, sam)
     assert profile is not None and profile.timezone == "America/New_York"
 
 
@@ -228,19 +234,17 @@ async def test_stale_state_is_retried_once_then_the_person_is_asked_again(
 ) -> None:
     sam = person()
     replies = await service.handle(said(sam, "/start"))
-    real_load = StateRepository.load
+    real_load = coach.load_turn
     stale_reads = {"left": 1}
 
-    async def load_stale(self: StateRepository, key: str):  # type: ignore[no-untyped-def]
-        loaded = await real_load(self, key)
+    def load_stale(*args: Any) -> tuple[Profile, VersionedState]:
+        profile, loaded = real_load(*args)
         if stale_reads["left"] > 0:
             stale_reads["left"] -= 1
-            from core.storage import VersionedState
+            return profile, VersionedState(loaded.state, loaded.version - 1)
+        return profile, loaded
 
-            return VersionedState(loaded.state, loaded.version - 1)
-        return loaded
-
-    monkeypatch.setattr(StateRepository, "load", load_stale)
+    monkeypatch.setattr(coach, "load_turn", load_stale)
     retried = await tap(service, sam, replies, "adult")
     assert [r.key for r in retried] == ["onboarding.consent"]
     assert await stored_state(sqlite_db, sam) == FlowState("onboarding", "consent")
@@ -249,3 +253,13 @@ async def test_stale_state_is_retried_once_then_the_person_is_asked_again(
     busy = await service.handle(said(sam, "/cancel"))
     assert [r.key for r in busy] == ["common.busy"]
     assert await stored_state(sqlite_db, sam) == FlowState("onboarding", "consent")
+
+
+async def test_onboarding_on_every_database(content: Content, database: Database, clock: FakeClock) -> None:
+    service = CoachService(content, database, clock, default_timezone="UTC")
+    sam = person("31")
+    keys = await onboard(service, sam, zone="UTC+5:30")
+    assert keys[-1] == "onboarding.done"
+    profile = await stored_profile(database, sam)
+    assert profile is not None and profile.timezone == "UTC+05:30" and profile.onboarded
+    assert await stored_state(database, sam) is None

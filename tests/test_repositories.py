@@ -6,32 +6,38 @@ import asyncio
 from datetime import UTC, datetime, time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from core.flows.engine import FlowState
 from core.profile import Profile, Situation
-from core.storage import Database, StaleStateError, StateRepository, UserRepository
+from core.storage import Database, StaleStateError, StateRepository, UserRepository, load_turn
 from core.storage.migrate import current_revision
+from core.types import Platform
 from tests.fakes import person
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
+def count_users(connection: Connection) -> int:
+    return int(connection.execute(text("SELECT COUNT(*) FROM users")).scalar_one())
+
+
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert await current_revision(database) == "0001"
+    assert await database.run(current_revision) == "0001"
     await database.migrate()
-    assert await current_revision(database) == "0001"
+    assert await database.run(current_revision) == "0001"
 
 
 async def test_new_person_gets_an_empty_profile_once(database: Database) -> None:
     sam = person("42")
-    async with database.transaction() as connection:
-        first = await UserRepository(connection).get_or_create(sam, NOW)
-        again = await UserRepository(connection).get_or_create(sam, NOW)
+
+    def twice(connection: Connection) -> tuple[Profile, Profile]:
+        users = UserRepository(connection)
+        return users.get_or_create(sam, NOW), users.get_or_create(sam, NOW)
+
+    first, again = await database.run(twice)
     assert first == again == Profile(user=sam)
-    async with database.transaction() as connection:
-        count = (await connection.execute(text("SELECT COUNT(*) FROM users"))).scalar_one()
-    assert count == 1
+    assert await database.run(count_users) == 1
 
 
 async def test_profile_round_trips_every_field(database: Database) -> None:
@@ -45,82 +51,110 @@ async def test_profile_round_trips_every_field(database: Database) -> None:
         situation=Situation.ON_A_BREAK,
         onboarded_at=NOW,
     )
-    async with database.transaction() as connection:
-        await UserRepository(connection).get_or_create(sam, NOW)
-        await UserRepository(connection).save(saved, NOW)
-    async with database.transaction() as connection:
-        loaded = await UserRepository(connection).find(sam)
+
+    def store(connection: Connection) -> None:
+        UserRepository(connection).get_or_create(sam, NOW)
+        UserRepository(connection).save(saved, NOW)
+
+    await database.run(store)
+    loaded = await database.run(lambda c: UserRepository(c).find(sam))
     assert loaded == saved
     assert loaded is not None and loaded.onboarded_at is not None
     assert loaded.onboarded_at.tzinfo is not None
 
 
 async def test_same_id_on_two_platforms_is_two_people(database: Database) -> None:
-    from core.types import Platform
-
     on_telegram = person("5", platform=Platform.TELEGRAM)
     on_discord = person("5", platform=Platform.DISCORD)
-    async with database.transaction() as connection:
+
+    def work(connection: Connection) -> Profile | None:
         users = UserRepository(connection)
-        await users.get_or_create(on_telegram, NOW)
-        await users.get_or_create(on_discord, NOW)
-        await users.save(Profile(user=on_telegram, timezone="Asia/Tokyo"), NOW)
-        assert (await users.find(on_discord)) == Profile(user=on_discord)
+        users.get_or_create(on_telegram, NOW)
+        users.get_or_create(on_discord, NOW)
+        users.save(Profile(user=on_telegram, timezone="Asia/Tokyo"), NOW)
+        return users.find(on_discord)
+
+    assert await database.run(work) == Profile(user=on_discord)
+
+
+async def test_load_turn_reads_profile_and_state_together(database: Database) -> None:
+    sam = person("8")
+    key = "u:telegram:8"
+
+    def first_contact(connection: Connection) -> tuple[Profile, int]:
+        profile, stored = load_turn(connection, sam, key, NOW)
+        return profile, stored.version
+
+    assert await database.run(first_contact) == (Profile(user=sam), 0)
+    assert await database.run(count_users) == 1
+
+    def later(connection: Connection) -> tuple[Profile, FlowState | None, int]:
+        StateRepository(connection).save(key, FlowState("onboarding", "consent"), 0, NOW)
+        UserRepository(connection).save(Profile(user=sam, is_adult=True), NOW)
+        profile, stored = load_turn(connection, sam, key, NOW)
+        return profile, stored.state, stored.version
+
+    profile, state, version = await database.run(later)
+    assert profile.is_adult is True
+    assert (state, version) == (FlowState("onboarding", "consent"), 1)
+    other = await database.run(lambda c: load_turn(c, sam, "u:telegram:other", NOW)[1].version)
+    assert other == 0
 
 
 async def test_state_versions_grow_and_idle_is_kept(database: Database) -> None:
     key = "u:telegram:1"
-    async with database.transaction() as connection:
+
+    def work(connection: Connection) -> tuple[int, int, int]:
         states = StateRepository(connection)
-        assert (await states.load(key)).version == 0
-        v1 = await states.save(key, FlowState("onboarding", "intro"), 0, NOW)
-        v2 = await states.save(key, None, v1, NOW)
-        loaded = await states.load(key)
-    assert (v1, v2) == (1, 2)
-    assert loaded.state is None and loaded.version == 2
+        before = states.load(key).version
+        v1 = states.save(key, FlowState("onboarding", "intro"), before, NOW)
+        v2 = states.save(key, None, v1, NOW)
+        loaded = states.load(key)
+        assert loaded.state is None
+        return before, v1, v2
+
+    assert await database.run(work) == (0, 1, 2)
 
 
-async def test_stale_writer_is_refused(database: Database) -> None:
+async def test_stale_writer_is_refused_and_rolled_back(database: Database) -> None:
     key = "u:telegram:2"
-    async with database.transaction() as connection:
-        await StateRepository(connection).save(key, FlowState("onboarding", "intro"), 0, NOW)
+    await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW))
     # two writers both read version 1; the second must lose
-    async with database.transaction() as connection:
-        await StateRepository(connection).save(key, FlowState("onboarding", "consent"), 1, NOW)
+    await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "consent"), 1, NOW))
+
+    def stale(connection: Connection) -> None:
+        UserRepository(connection).get_or_create(person("2"), NOW)
+        StateRepository(connection).save(key, FlowState("onboarding", "declined"), 1, NOW)
+
     with pytest.raises(StaleStateError):
-        async with database.transaction() as connection:
-            await StateRepository(connection).save(key, FlowState("onboarding", "declined"), 1, NOW)
-    async with database.transaction() as connection:
-        loaded = await StateRepository(connection).load(key)
+        await database.run(stale)
+    loaded = await database.run(lambda c: StateRepository(c).load(key))
     assert loaded.state == FlowState("onboarding", "consent")
+    assert await database.run(count_users) == 0  # the losing transaction left nothing behind
 
 
 async def test_first_write_race_is_refused(database: Database) -> None:
     key = "u:telegram:3"
-    async with database.transaction() as connection:
-        await StateRepository(connection).save(key, FlowState("settings", "menu"), 0, NOW)
+    await database.run(lambda c: StateRepository(c).save(key, FlowState("settings", "menu"), 0, NOW))
     with pytest.raises(StaleStateError):
-        async with database.transaction() as connection:
-            await StateRepository(connection).save(key, FlowState("onboarding", "intro"), 0, NOW)
+        await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW))
 
 
 async def test_concurrent_creates_of_one_person_leave_one_row(database: Database) -> None:
     sam = person("99")
-
-    async def create() -> Profile:
-        async with database.transaction() as connection:
-            return await UserRepository(connection).get_or_create(sam, NOW)
-
-    results = await asyncio.gather(*(create() for _ in range(5)))
+    results = await asyncio.gather(
+        *(database.run(lambda c: UserRepository(c).get_or_create(sam, NOW)) for _ in range(5))
+    )
     assert all(r == Profile(user=sam) for r in results)
-    async with database.transaction() as connection:
-        count = (await connection.execute(text("SELECT COUNT(*) FROM users"))).scalar_one()
-    assert count == 1
+    assert await database.run(count_users) == 1
 
 
 async def test_sqlite_runs_in_wal_with_busy_timeout(sqlite_db: Database) -> None:
-    async with sqlite_db.transaction() as connection:
-        mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar_one()
-        timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one()
+    def pragmas(connection: Connection) -> tuple[str, int]:
+        mode = connection.execute(text("PRAGMA journal_mode")).scalar_one()
+        timeout = connection.execute(text("PRAGMA busy_timeout")).scalar_one()
+        return str(mode), int(timeout)
+
+    mode, timeout = await sqlite_db.run(pragmas)
     assert mode == "wal"
     assert timeout >= 1000

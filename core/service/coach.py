@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from core import keys
 from core.clock import Clock
 from core.content import Content, ContentError
@@ -14,7 +16,13 @@ from core.flows.payload import decode
 from core.flows.scope import state_key
 from core.profile import Profile
 from core.service.locks import KeyedLocks
-from core.storage import Database, StaleStateError, StateRepository, UserRepository
+from core.storage import (
+    Database,
+    StaleStateError,
+    StateRepository,
+    UserRepository,
+    load_turn,
+)
 from core.types import EventKind, IncomingEvent, Reply
 
 log = logging.getLogger(__name__)
@@ -76,17 +84,19 @@ class CoachService:
 
     async def _turn(self, event: IncomingEvent, key: str) -> list[Reply]:
         now = self._clock.now()
-        async with self._database.transaction() as connection:
-            people = UserRepository(connection)
-            states = StateRepository(connection)
-            profile = await people.get_or_create(event.user, now)
-            stored = await states.load(key)
-            state = stored.state if self._engine.has(stored.state) else None
-            result = self._route(event, profile, state, now)
-            if result.profile != profile:
-                await people.save(result.profile, now)
-            if result.state != stored.state:
-                await states.save(key, result.state, stored.version, now)
+        return await self._database.run(lambda connection: self._apply(connection, event, key, now))
+
+    def _apply(
+        self, connection: Connection, event: IncomingEvent, key: str, now: datetime
+    ) -> list[Reply]:
+        """One turn inside one transaction: read, decide (pure), write what changed."""
+        profile, stored = load_turn(connection, event.user, key, now)
+        state = stored.state if self._engine.has(stored.state) else None
+        result = self._route(event, profile, state, now)
+        if result.profile != profile:
+            UserRepository(connection).save(result.profile, now)
+        if result.state != stored.state:
+            StateRepository(connection).save(key, result.state, stored.version, now)
         return list(result.replies)
 
     def _route(

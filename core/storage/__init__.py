@@ -1,4 +1,4 @@
-"""Persistence: SQLAlchemy 2 async on SQLite or PostgreSQL, schema by Alembic."""
+"""Persistence: SQLAlchemy 2 on SQLite or PostgreSQL, schema by Alembic."""
 
 from core.storage.database import Database
 from core.storage.repositories import (
@@ -6,6 +6,14 @@ from core.storage.repositories import (
     StateRepository,
     UserRepository,
     VersionedState,
+    load_turn,
 )
 
-__all__ = ["Database", "StaleStateError", "StateRepository", "UserRepository", "VersionedState"]
+__all__ = [
+    "Database",
+    "StaleStateError",
+    "StateRepository",
+    "UserRepository",
+    "VersionedState",
+    "load_turn",
+]

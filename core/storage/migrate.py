@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
-
-if TYPE_CHECKING:
-    from core.storage.database import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 7_310_425_001  # any constant; serialises concurrent start-ups
@@ -24,23 +20,13 @@ def _config(connection: Connection) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
+def upgrade(connection: Connection) -> None:
+    """Apply every pending migration on ``connection`` (inside its transaction)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
     command.upgrade(_config(connection), "head")
 
 
-def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-async def upgrade(database: Database) -> None:
-    """Apply every pending migration in one transaction."""
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_upgrade)
-
-
-async def current_revision(database: Database) -> str | None:
+def current_revision(connection: Connection) -> str | None:
     """Return the schema revision the database is at, or None if it has none."""
-    async with database.engine.connect() as connection:
-        return await connection.run_sync(_current)
+    return MigrationContext.configure(connection).get_current_revision()

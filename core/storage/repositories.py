@@ -1,4 +1,7 @@
-"""Repositories: SQL in, core dataclasses out. Each takes the connection of one transaction."""
+"""Repositories: SQL in, core dataclasses out. Each takes the connection of one transaction.
+
+Statements are built once at import with bound parameters, so a call only binds values.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Insert, Table, select, update
+from sqlalchemy import Connection, Insert, Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.flows.engine import FlowState
 from core.profile import Profile, Situation
-from core.storage.tables import conversation_states, users
+from core.storage.tables import conversation_states as states_table
+from core.storage.tables import users
 from core.types import UserRef
 
 
@@ -28,12 +31,6 @@ class VersionedState:
     version: int
 
 
-def _insert_ignoring_conflicts(connection: AsyncConnection, table: Table, **values: Any) -> Insert:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
-
-
 def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -47,6 +44,18 @@ def _time(value: str | None) -> time | None:
     return time(int(hour), int(minute))
 
 
+def _hhmm(value: time | None) -> str | None:
+    return f"{value.hour:02d}:{value.minute:02d}" if value else None
+
+
+def _insert_ignoring_conflicts(table: Table) -> dict[str, Insert]:
+    """The same INSERT … ON CONFLICT DO NOTHING for each dialect, by dialect name."""
+    return {
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+    }
+
+
 _PROFILE_COLUMNS = (
     users.c.is_adult,
     users.c.consented,
@@ -55,103 +64,127 @@ _PROFILE_COLUMNS = (
     users.c.situation,
     users.c.onboarded_at,
 )
+_THIS_USER = (
+    users.c.platform == bindparam("who_platform"),
+    users.c.platform_user_id == bindparam("who_user_id"),
+)
+_FIND_USER = select(*_PROFILE_COLUMNS).where(*_THIS_USER)
+_INSERT_USER = _insert_ignoring_conflicts(users)
+_SAVE_USER = (
+    update(users)
+    .where(*_THIS_USER)
+    .values(
+        is_adult=bindparam("new_is_adult"),
+        consented=bindparam("new_consented"),
+        timezone=bindparam("new_timezone"),
+        daily_time=bindparam("new_daily_time"),
+        situation=bindparam("new_situation"),
+        onboarded_at=bindparam("new_onboarded_at"),
+        updated_at=bindparam("now"),
+    )
+)
+_STATE_COLUMNS = (states_table.c.flow, states_table.c.step, states_table.c.version)
+_LOAD_STATE = select(*_STATE_COLUMNS).where(states_table.c.key == bindparam("key"))
+_LOAD_TURN = (
+    select(*_PROFILE_COLUMNS, *_STATE_COLUMNS)
+    .select_from(users.outerjoin(states_table, states_table.c.key == bindparam("key")))
+    .where(*_THIS_USER)
+)
+_INSERT_STATE = _insert_ignoring_conflicts(states_table)
+_UPDATE_STATE = (
+    update(states_table)
+    .where(
+        states_table.c.key == bindparam("state_key"),
+        states_table.c.version == bindparam("expected"),
+    )
+    .values(
+        flow=bindparam("new_flow"),
+        step=bindparam("new_step"),
+        version=bindparam("new_version"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def _who(user: UserRef) -> dict[str, str]:
+    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
+
+
+def _profile(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
+    return Profile(
+        user=user,
+        is_adult=row.is_adult,
+        consented=bool(row.consented),
+        timezone=row.timezone,
+        daily_time=_time(row.daily_time),
+        situation=Situation(row.situation) if row.situation else None,
+        onboarded_at=_aware(row.onboarded_at),
+    )
+
+
+def _versioned(row: Row[*tuple[Any, ...]] | None) -> VersionedState:
+    if row is None or row.version is None:
+        return VersionedState(None, 0)
+    state = FlowState(row.flow, row.step) if row.flow and row.step else None
+    return VersionedState(state, row.version)
 
 
 class UserRepository:
     """People and their set-up answers."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def find(self, user: UserRef) -> Profile | None:
+    def find(self, user: UserRef) -> Profile | None:
         """Return the stored profile of ``user``, or None if they never talked to Mend."""
-        row = (
-            await self._connection.execute(
-                select(*_PROFILE_COLUMNS).where(
-                    users.c.platform == user.platform.value,
-                    users.c.platform_user_id == user.user_id,
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        return Profile(
-            user=user,
-            is_adult=row.is_adult,
-            consented=bool(row.consented),
-            timezone=row.timezone,
-            daily_time=_time(row.daily_time),
-            situation=Situation(row.situation) if row.situation else None,
-            onboarded_at=_aware(row.onboarded_at),
-        )
+        row = self._connection.execute(_FIND_USER, _who(user)).first()
+        return None if row is None else _profile(user, row)
 
-    async def get_or_create(self, user: UserRef, now: datetime) -> Profile:
-        """Return the profile of ``user``, creating an empty one the first time."""
-        found = await self.find(user)
-        if found is not None:
-            return found
-        await self._connection.execute(
-            _insert_ignoring_conflicts(
-                self._connection,
-                users,
-                platform=user.platform.value,
-                platform_user_id=user.user_id,
-                consented=False,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    def create(self, user: UserRef, now: datetime) -> Profile:
+        """Store an empty profile for ``user`` unless one exists; return the empty profile."""
+        insert = _INSERT_USER[self._connection.dialect.name]
+        values = {
+            "platform": user.platform.value,
+            "platform_user_id": user.user_id,
+            "consented": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self._connection.execute(insert, values)
         return Profile(user=user)
 
-    async def save(self, profile: Profile, now: datetime) -> None:
+    def get_or_create(self, user: UserRef, now: datetime) -> Profile:
+        """Return the profile of ``user``, creating an empty one the first time."""
+        return self.find(user) or self.create(user, now)
+
+    def save(self, profile: Profile, now: datetime) -> None:
         """Store every field of ``profile``."""
-        await self._connection.execute(
-            update(users)
-            .where(
-                users.c.platform == profile.user.platform.value,
-                users.c.platform_user_id == profile.user.user_id,
-            )
-            .values(
-                is_adult=profile.is_adult,
-                consented=profile.consented,
-                timezone=profile.timezone,
-                daily_time=(
-                    f"{profile.daily_time.hour:02d}:{profile.daily_time.minute:02d}"
-                    if profile.daily_time
-                    else None
-                ),
-                situation=profile.situation.value if profile.situation else None,
-                onboarded_at=profile.onboarded_at,
-                updated_at=now,
-            )
+        self._connection.execute(
+            _SAVE_USER,
+            {
+                **_who(profile.user),
+                "new_is_adult": profile.is_adult,
+                "new_consented": profile.consented,
+                "new_timezone": profile.timezone,
+                "new_daily_time": _hhmm(profile.daily_time),
+                "new_situation": profile.situation.value if profile.situation else None,
+                "new_onboarded_at": profile.onboarded_at,
+                "now": now,
+            },
         )
 
 
 class StateRepository:
     """Conversation states by scope key, with optimistic versioning."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def load(self, key: str) -> VersionedState:
+    def load(self, key: str) -> VersionedState:
         """Return the state under ``key``; a key never written is idle at version 0."""
-        row = (
-            await self._connection.execute(
-                select(
-                    conversation_states.c.flow,
-                    conversation_states.c.step,
-                    conversation_states.c.version,
-                ).where(conversation_states.c.key == key)
-            )
-        ).first()
-        if row is None:
-            return VersionedState(None, 0)
-        state = FlowState(row.flow, row.step) if row.flow and row.step else None
-        return VersionedState(state, row.version)
+        return _versioned(self._connection.execute(_LOAD_STATE, {"key": key}).first())
 
-    async def save(
-        self, key: str, state: FlowState | None, expected_version: int, now: datetime
-    ) -> int:
+    def save(self, key: str, state: FlowState | None, expected_version: int, now: datetime) -> int:
         """Write ``state`` (None for idle) if the stored version is still ``expected_version``.
 
         Returns:
@@ -163,25 +196,35 @@ class StateRepository:
         flow, step = (state.flow, state.step) if state else (None, None)
         new_version = expected_version + 1
         if expected_version == 0:
-            statement: Any = _insert_ignoring_conflicts(
-                self._connection,
-                conversation_states,
-                key=key,
-                flow=flow,
-                step=step,
-                version=new_version,
-                updated_at=now,
+            result = self._connection.execute(
+                _INSERT_STATE[self._connection.dialect.name],
+                {"key": key, "flow": flow, "step": step, "version": new_version, "updated_at": now},
             )
         else:
-            statement = (
-                update(conversation_states)
-                .where(
-                    conversation_states.c.key == key,
-                    conversation_states.c.version == expected_version,
-                )
-                .values(flow=flow, step=step, version=new_version, updated_at=now)
+            result = self._connection.execute(
+                _UPDATE_STATE,
+                {
+                    "state_key": key,
+                    "expected": expected_version,
+                    "new_flow": flow,
+                    "new_step": step,
+                    "new_version": new_version,
+                    "now": now,
+                },
             )
-        result = await self._connection.execute(statement)
         if result.rowcount != 1:
             raise StaleStateError(key)
         return new_version
+
+
+def load_turn(
+    connection: Connection, user: UserRef, key: str, now: datetime
+) -> tuple[Profile, VersionedState]:
+    """Read a person's profile and one conversation state in a single query.
+
+    The first time a person appears their empty profile is created.
+    """
+    row = connection.execute(_LOAD_TURN, {**_who(user), "key": key}).first()
+    if row is not None:
+        return _profile(user, row), _versioned(row)
+    return UserRepository(connection).create(user, now), StateRepository(connection).load(key)

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from enum import StrEnum
 
 from core.localtime import format_local_time
+from core.text_input import clean_text
 from core.types import UserRef
 
 
@@ -18,6 +19,9 @@ class Situation(StrEnum):
     SEPARATED = "separated"
     TOGETHER_GROWING = "together_growing"
 
+
+MAX_NAME_CHARS = 64
+"""Longest display name shown in a greeting; platform names are cleaned like typed text."""
 
 SETTABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "is_adult": ("true", "false"),
@@ -57,7 +61,7 @@ class Profile:
     def placeholders(self, default_timezone: str) -> dict[str, str]:
         """Values a text may show with ``$name``, ``$timezone`` and ``$daily_time``."""
         return {
-            "name": self.user.display_name or "there",
+            "name": clean_text(self.user.display_name or "")[:MAX_NAME_CHARS] or "there",
             "timezone": self.timezone or default_timezone,
             "daily_time": format_local_time(self.daily_time) if self.daily_time else "",
         }

@@ -21,7 +21,9 @@ class FakeClock:
         self.current += timedelta(**delta)
 
 
-def person(user_id: str = "1001", name: str | None = "Sam", platform: Platform = Platform.TELEGRAM) -> UserRef:
+def person(
+    user_id: str = "1001", name: str | None = "Sam", platform: Platform = Platform.TELEGRAM
+) -> UserRef:
     return UserRef(platform, user_id, display_name=name)
 
 
@@ -33,10 +35,16 @@ def group_chat(chat_id: str = "-500", platform: Platform = Platform.TELEGRAM) ->
     return ChatRef(platform, chat_id, ChatKind.GROUP)
 
 
-def said(user: UserRef, text: str, chat: ChatRef | None = None, *, addressed: bool = True) -> IncomingEvent:
+def said(
+    user: UserRef, text: str, chat: ChatRef | None = None, *, addressed: bool = True
+) -> IncomingEvent:
     """What ``user`` typed, parsed the way adapters parse it."""
     return event_from_text(
-        chat or private_chat(user), user, text, datetime(2026, 3, 1, tzinfo=UTC), addressed_to_bot=addressed
+        chat or private_chat(user),
+        user,
+        text,
+        datetime(2026, 3, 1, tzinfo=UTC),
+        addressed_to_bot=addressed,
     )
 
 

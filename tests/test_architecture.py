@@ -39,7 +39,9 @@ def test_scheduler_does_not_import_bots() -> None:
     assert wrong_arrows("scheduler", ("bots", "telegram", "discord")) == []
 
 
-@pytest.mark.parametrize("module", ["telegram", "discord.ext.commands", "apscheduler.schedulers.asyncio"])
+@pytest.mark.parametrize(
+    "module", ["telegram", "discord.ext.commands", "apscheduler.schedulers.asyncio"]
+)
 def test_the_walker_sees_a_planted_import(tmp_path: Path, module: str) -> None:
     planted = tmp_path / "planted.py"
     planted.write_text(f"import os\nif os:\n    from {module} import x\n", encoding="utf-8")

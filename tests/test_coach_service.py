@@ -62,7 +62,9 @@ async def stored_profile(database: Database, user: UserRef) -> Profile | None:
     return await database.run(lambda c: UserRepository(c).find(user))
 
 
-async def test_onboarding_completes_and_stores_answers(service: CoachService, sqlite_db: Database) -> None:
+async def test_onboarding_completes_and_stores_answers(
+    service: CoachService, sqlite_db: Database
+) -> None:
     sam = person()
     keys = await onboard(service, sam)
     assert keys == [*ONBOARDING_KEYS, "onboarding.suggest.on_a_break", "onboarding.done"]
@@ -81,9 +83,16 @@ async def test_intro_says_ai_coach_not_human_not_therapist(service: CoachService
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("Berlin", "Europe/Berlin"), ("Europe/Berlin", "Europe/Berlin"), ("UTC+2", "UTC+02:00"), ("+02:00", "UTC+02:00")],
+    [
+        ("Berlin", "Europe/Berlin"),
+        ("Europe/Berlin", "Europe/Berlin"),
+        ("UTC+2", "UTC+02:00"),
+        ("+02:00", "UTC+02:00"),
+    ],
 )
-async def test_time_zone_forms_are_confirmed_back(service: CoachService, typed: str, stored: str) -> None:
+async def test_time_zone_forms_are_confirmed_back(
+    service: CoachService, typed: str, stored: str
+) -> None:
     sam = person()
     replies = await service.handle(said(sam, "/start"))
     replies = await tap(service, sam, replies, "adult")
@@ -93,7 +102,9 @@ async def test_time_zone_forms_are_confirmed_back(service: CoachService, typed: 
     assert stored in replies[0].text
 
 
-async def test_unknown_time_zone_asks_again_without_moving(service: CoachService, sqlite_db: Database) -> None:
+async def test_unknown_time_zone_asks_again_without_moving(
+    service: CoachService, sqlite_db: Database
+) -> None:
     sam = person()
     replies = await service.handle(said(sam, "/start"))
     replies = await tap(service, sam, replies, "adult")
@@ -103,7 +114,9 @@ async def test_unknown_time_zone_asks_again_without_moving(service: CoachService
     assert await stored_state(sqlite_db, sam) == FlowState("onboarding", "ask_timezone")
 
 
-async def test_under_18_gets_a_kind_end_and_no_coaching(service: CoachService, sqlite_db: Database) -> None:
+async def test_under_18_gets_a_kind_end_and_no_coaching(
+    service: CoachService, sqlite_db: Database
+) -> None:
     kid = person("77")
     replies = await service.handle(said(kid, "/start"))
     replies = await tap(service, kid, replies, "minor")
@@ -120,7 +133,12 @@ async def test_declining_consent_keeps_nothing(service: CoachService, sqlite_db:
     assert [r.key for r in replies] == ["onboarding.declined"]
     profile = await stored_profile(sqlite_db, sam)
     assert profile is not None
-    assert (profile.consented, profile.timezone, profile.daily_time, profile.onboarded) == (False, None, None, False)
+    assert (profile.consented, profile.timezone, profile.daily_time, profile.onboarded) == (
+        False,
+        None,
+        None,
+        False,
+    )
 
 
 def waiting_steps(content: Content) -> list[FlowState]:
@@ -160,7 +178,9 @@ async def test_help_and_cancel_work_in_every_waiting_step(
     assert [r.key for r in await service.handle(said(sam, "/cancel"))] == ["cancel.nothing"]
 
 
-async def test_help_lists_commands_grouped_for_the_chat_kind(service: CoachService, content: Content) -> None:
+async def test_help_lists_commands_grouped_for_the_chat_kind(
+    service: CoachService, content: Content
+) -> None:
     private = (await service.handle(said(person(), "/help")))[0].text
     group = (await service.handle(said(person(), "/help", group_chat())))[0].text
     for command in content.commands.values():
@@ -182,11 +202,17 @@ async def test_a_restart_resumes_at_the_same_step(
     assert [r.key for r in replies] == ["start.resume", "onboarding.consent"]
 
 
-async def test_settings_changes_time_zone_and_daily_time(service: CoachService, sqlite_db: Database) -> None:
+async def test_settings_changes_time_zone_and_daily_time(
+    service: CoachService, sqlite_db: Database
+) -> None:
     sam = person()
     await onboard(service, sam)
     menu = await service.handle(said(sam, "/settings"))
-    assert menu[0].key == "settings.menu" and "Europe/Berlin" in menu[0].text and "07:30" in menu[0].text
+    assert (
+        menu[0].key == "settings.menu"
+        and "Europe/Berlin" in menu[0].text
+        and "07:30" in menu[0].text
+    )
     asked = await tap(service, sam, menu, "timezone")
     assert asked[0].key == "settings.ask_timezone"
     confirm = await service.handle(said(sam, "new york"))
@@ -217,9 +243,13 @@ async def test_never_silent_in_private(service: CoachService) -> None:
 async def test_group_behaviour(service: CoachService) -> None:
     sam, group = person(), group_chat()
     assert [r.key for r in await service.handle(said(sam, "/start", group))] == ["start.group"]
-    assert [r.key for r in await service.handle(said(sam, "/settings", group))] == ["common.private_only"]
+    assert [r.key for r in await service.handle(said(sam, "/settings", group))] == [
+        "common.private_only"
+    ]
     assert await service.handle(said(sam, "we argued again", group, addressed=False)) == []
-    assert [r.key for r in await service.handle(said(sam, "hi Mend", group))] == ["common.pointer_new"]
+    assert [r.key for r in await service.handle(said(sam, "hi Mend", group))] == [
+        "common.pointer_new"
+    ]
 
 
 async def test_many_events_from_one_person_at_once_are_serialised(service: CoachService) -> None:
@@ -255,7 +285,9 @@ async def test_stale_state_is_retried_once_then_the_person_is_asked_again(
     assert await stored_state(sqlite_db, sam) == FlowState("onboarding", "consent")
 
 
-async def test_onboarding_on_every_database(content: Content, database: Database, clock: FakeClock) -> None:
+async def test_onboarding_on_every_database(
+    content: Content, database: Database, clock: FakeClock
+) -> None:
     service = CoachService(content, database, clock, default_timezone="UTC")
     sam = person("31")
     keys = await onboard(service, sam, zone="UTC+5:30")

@@ -118,9 +118,13 @@ async def test_state_versions_grow_and_idle_is_kept(database: Database) -> None:
 
 async def test_stale_writer_is_refused_and_rolled_back(database: Database) -> None:
     key = "u:telegram:2"
-    await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW))
+    await database.run(
+        lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW)
+    )
     # two writers both read version 1; the second must lose
-    await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "consent"), 1, NOW))
+    await database.run(
+        lambda c: StateRepository(c).save(key, FlowState("onboarding", "consent"), 1, NOW)
+    )
 
     def stale(connection: Connection) -> None:
         UserRepository(connection).get_or_create(person("2"), NOW)
@@ -135,9 +139,13 @@ async def test_stale_writer_is_refused_and_rolled_back(database: Database) -> No
 
 async def test_first_write_race_is_refused(database: Database) -> None:
     key = "u:telegram:3"
-    await database.run(lambda c: StateRepository(c).save(key, FlowState("settings", "menu"), 0, NOW))
+    await database.run(
+        lambda c: StateRepository(c).save(key, FlowState("settings", "menu"), 0, NOW)
+    )
     with pytest.raises(StaleStateError):
-        await database.run(lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW))
+        await database.run(
+            lambda c: StateRepository(c).save(key, FlowState("onboarding", "intro"), 0, NOW)
+        )
 
 
 async def test_concurrent_creates_of_one_person_leave_one_row(database: Database) -> None:

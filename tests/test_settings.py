@@ -174,9 +174,7 @@ def test_encryption_keys_must_each_decode_to_32_bytes(monkeypatch: pytest.Monkey
         f"postgresql+asyncpg://mend:pw@db:{SECRET}/mend",
     ],
 )
-def test_database_url_error_never_echoes_the_url(
-    monkeypatch: pytest.MonkeyPatch, url: str
-) -> None:
+def test_database_url_error_never_echoes_the_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
     with pytest.raises(SettingsError) as caught:
         load_settings(env_file=None)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
-import selectors
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -80,34 +82,48 @@ def test_second_process_resumes_while_the_first_is_still_running(tmp_path: Path)
     )
     try:
         assert first.stdin is not None and first.stdout is not None
+        output = line_reader(first.stdout)
         first.stdin.write("/start\n1\n1\n")
         first.stdin.flush()
-        seen = read_until(first.stdout, "[onboarding.ask_timezone]", seconds=60)
+        seen = read_until(output, "[onboarding.ask_timezone]", seconds=60)
         assert "[onboarding.ask_timezone]" in seen
         second = chat(tmp_path, "Europe/Berlin\n1\n")
         assert keys(second.stdout) == ["input.confirm_timezone", "onboarding.ask_time"]
         # the first process sees the step the second one moved to
         first.stdin.write("/start\n")
         first.stdin.flush()
-        seen = read_until(first.stdout, "[onboarding.ask_time]", seconds=60)
+        seen = read_until(output, "[onboarding.ask_time]", seconds=60)
         assert "[start.resume]" in seen and "[onboarding.ask_time]" in seen
     finally:
         first.kill()
         first.wait(timeout=30)
 
 
-def read_until(stream: object, marker: str, *, seconds: float) -> str:
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
+def read_until(lines: queue.Queue[str], marker: str, *, seconds: float) -> str:
+    """Collect lines from a reader thread's queue until ``marker`` shows up or time runs out."""
     collected = ""
     deadline = time.monotonic() + seconds
-    while marker not in collected and time.monotonic() < deadline:
-        if selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            line = stream.readline()  # type: ignore[attr-defined]
-            if not line:
-                break
-            collected += line
+    while marker not in collected:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            collected += lines.get(timeout=remaining)
+        except queue.Empty:
+            break
     return collected
+
+
+def line_reader(stream: IO[str]) -> queue.Queue[str]:
+    """Read ``stream`` on a daemon thread, so waiting for output never blocks the test."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def test_couple_mode_shows_group_and_private_lines(tmp_path: Path) -> None:

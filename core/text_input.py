@@ -13,8 +13,9 @@ MAX_INPUT_CHARS = 4000
 
 _KEPT_FORMAT = frozenset({"\u200c", "\u200d"})
 """Joiners that emoji sequences and scripts such as Persian need."""
+_BLACK_FLAG = "\U0001f3f4"
 _EMOJI_TAGS = ("\U000e0020", "\U000e007f")
-"""Tag characters of subdivision flags (Scotland, Wales, England)."""
+"""Tag characters that follow a black flag in subdivision flags (Scotland, Wales, England)."""
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
 
@@ -29,18 +30,25 @@ def clean_text(text: str) -> str:
     """
     text = text[: MAX_INPUT_CHARS * 2].replace("\r\n", "\n")
     kept: list[str] = []
+    in_flag = False
     for char in text:
         if char in "\n\r\t":
             kept.append("\n" if char != "\t" else " ")
+            in_flag = False
             continue
+        if char == _BLACK_FLAG:
+            in_flag = True
+        elif _EMOJI_TAGS[0] <= char <= _EMOJI_TAGS[1]:
+            if in_flag:  # only inside a flag sequence; a lone tag is invisible noise
+                kept.append(char)
+                in_flag = char != _EMOJI_TAGS[1]
+            continue
+        else:
+            in_flag = False
         category = unicodedata.category(char)
         if category in ("Cc", "Cs", "Co", "Cn"):
             continue
-        if (
-            category == "Cf"
-            and char not in _KEPT_FORMAT
-            and not _EMOJI_TAGS[0] <= char <= _EMOJI_TAGS[1]
-        ):
+        if category == "Cf" and char not in _KEPT_FORMAT:
             continue
         kept.append(char)
     return "".join(kept).strip()[:MAX_INPUT_CHARS].rstrip()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -22,6 +23,12 @@ from core.storage import Database
 from tests.fakes import FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Locally hypothesis explores new examples each run; in CI the same ones, so a red build
+# always means a change broke something, and any failure prints how to reproduce it.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

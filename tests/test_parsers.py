@@ -283,7 +283,12 @@ def test_clean_text_output_has_no_controls(text: str) -> None:
     cleaned = clean_text(text)
     assert len(cleaned) <= MAX_INPUT_CHARS
     assert all(c == "\n" or unicodedata.category(c) != "Cc" for c in cleaned)
-    assert all(c == "\u200d" or unicodedata.category(c) != "Cf" for c in cleaned)
+    for i, c in enumerate(cleaned):
+        if unicodedata.category(c) != "Cf" or c in ("\u200c", "\u200d"):
+            continue
+        # the only other format characters kept are tags inside a subdivision flag
+        assert "\U000e0020" <= c <= "\U000e007f", repr(c)
+        assert "\U0001f3f4" in cleaned[:i], repr(cleaned)
     assert cleaned == cleaned.strip()
     assert clean_text(cleaned) == cleaned
 

@@ -1,18 +1,28 @@
-"""``mend run``: start every adapter whose token is set, in one event loop."""
+"""``mend run``: start every adapter whose token is set, in one event loop, until a signal."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bots.app import Core
+from bots.errors import AdapterStartError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-AdapterMain = Callable[[Core, Settings], Awaitable[None]]
+AdapterMain = Callable[[Core, Settings, asyncio.Event], Awaitable[None]]
+
+
+async def _telegram(core: Core, settings: Settings, stop: asyncio.Event) -> None:
+    from bots.telegram.run import run_telegram  # imported only when Telegram is configured
+
+    await run_telegram(core, settings, stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +35,7 @@ class AdapterSlot:
 
 
 ADAPTERS: tuple[AdapterSlot, ...] = (
-    AdapterSlot("Telegram", "TELEGRAM_BOT_TOKEN", None),
+    AdapterSlot("Telegram", "TELEGRAM_BOT_TOKEN", _telegram),
     AdapterSlot("Discord", "DISCORD_BOT_TOKEN", None),
 )
 """Platforms in start order; an adapter fills in ``main`` when it lands."""
@@ -50,15 +60,35 @@ def explain_missing(settings: Settings) -> list[str]:
     return lines
 
 
-async def run_adapters(core: Core, settings: Settings) -> int:
-    """Run every configured adapter until stopped; return the process exit status."""
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_adapters(core: Core, settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """Run every configured adapter until SIGINT/SIGTERM (or ``stop``); return the exit status."""
     ready = [s for s in configured(settings) if s.main is not None]
+    for line in explain_missing(settings):
+        print(line, file=sys.stderr)
     if not ready:
-        for line in explain_missing(settings):
-            print(line, file=sys.stderr)
         print("Nothing to run. Try Mend in the terminal with: mend chat", file=sys.stderr)
         return 2
-    import asyncio
+    stop = stop or asyncio.Event()
+    _on_signals(stop)
 
-    await asyncio.gather(*(slot.main(core, settings) for slot in ready if slot.main))
-    return 0
+    async def one(slot: AdapterSlot) -> None:
+        assert slot.main is not None
+        try:
+            await slot.main(core, settings, stop)
+        finally:
+            stop.set()  # one adapter ending (or failing) stops the others cleanly
+
+    results = await asyncio.gather(*(one(slot) for slot in ready), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, AdapterStartError):
+            raise failure
+        print(f"mend: {failure}", file=sys.stderr)
+    return 2 if failures else 0

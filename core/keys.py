@@ -18,6 +18,12 @@ START_RESUME = "start.resume"
 START_WELCOME_BACK = "start.welcome_back"
 START_GROUP = "start.group"
 SETTINGS_NEEDS_START = "settings.needs_start"
+ERROR = "common.error"
+"""The apology an adapter sends when handling an event failed."""
+OPEN_PRIVATE = "delivery.open_private"
+"""Said in a group when a private message could not be delivered; ``$link`` opens a chat."""
+ALLOW_DMS = "delivery.allow_dms"
+"""Said in a server channel when a direct message was refused (Discord)."""
 
 REQUIRED: tuple[str, ...] = (
     POINTER,
@@ -38,9 +44,12 @@ REQUIRED: tuple[str, ...] = (
     START_WELCOME_BACK,
     START_GROUP,
     SETTINGS_NEEDS_START,
+    ERROR,
+    OPEN_PRIVATE,
+    ALLOW_DMS,
 )
 
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"name", "timezone", "daily_time", "command", "description", "title"}
+    {"name", "timezone", "daily_time", "command", "description", "title", "link"}
 )
 """Every ``$placeholder`` a text may use."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.timezones import parse_timezone
 
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 """Accepted ``DATABASE_URL`` schemes (SQLite work runs on its own thread, see core.storage)."""
 
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     discord_bot_token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///./data/mend.db"
     mend_default_timezone: str = "UTC"
@@ -47,6 +53,26 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for a local Bot API server)")
         return value.rstrip("/")
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be a public https:// URL that Telegram can reach")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +125,6 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        name = str(error["loc"][0]).upper() if error["loc"] else "TELEGRAM_WEBHOOK_URL"
         message = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"setting {name}: {message}") from None

@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     BUTTON = "button"
     MEMBER_JOINED = "member_joined"
     MEMBER_LEFT = "member_left"
+    BOT_ADDED = "bot_added"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,9 @@ class Reply:
         image: an optional image path shipped in ``content/``.
         chat: send to this chat instead of the event's chat.
         private_to: send privately to this person (wins over ``chat``).
+        toast: a brief notice only the person who acted should see: on a button press it
+            becomes the press's toast (Telegram) or an ephemeral reply (Discord), never a
+            message to a group.
     """
 
     text: str
@@ -110,3 +114,4 @@ class Reply:
     image: str | None = None
     chat: ChatRef | None = None
     private_to: UserRef | None = None
+    toast: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -69,6 +70,8 @@ class CoachService:
 
     async def handle(self, event: IncomingEvent) -> list[Reply]:
         """Return the replies to ``event``, having stored whatever it changed."""
+        if event.kind is EventKind.BOT_ADDED:
+            return [] if event.chat.is_private else [self._say(keys.START_GROUP)]
         if event.kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT):
             return []
         if not event.chat.is_private and not event.addressed_to_bot:
@@ -131,7 +134,8 @@ class CoachService:
             result = self._engine.press(state, press, profile, now)
         if result is not None:
             return result
-        return self._stay(state, profile, self._say(keys.STALE_BUTTON, profile))
+        stale = replace(self._say(keys.STALE_BUTTON, profile), toast=True)
+        return self._stay(state, profile, stale)
 
     def _text(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime

@@ -1,0 +1,176 @@
+"""An offline Bot API for driving the real PTB ``Application``, and Telegram update builders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 777000
+BOT_USERNAME = "MendTestBot"
+TOKEN = "777000:TEST-token-not-real-abcdefghijklmnopqrstuv"
+
+Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class Call:
+    """One Bot API call as the bot made it."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class RecordingRequest(BaseRequest):
+    """Answers every Bot API method like Telegram would, records each call, never networks.
+
+    ``refuse`` lists chat ids whose messages get a 403 (the person never started the bot);
+    ``script`` holds per-method queues of raw responses served before the defaults.
+    """
+
+    calls: list[Call] = field(default_factory=list)
+    refuse: set[int] = field(default_factory=set)
+    script: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data is not None else {}
+        self.calls.append(Call(api_method, params))
+        queued = self.script.get(api_method)
+        if queued:
+            status, body = queued.pop(0)
+        else:
+            status, body = self._default(api_method, params)
+        return status, json.dumps(body).encode()
+
+    def _default(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "getMe":
+            return 200, ok(bot_user())
+        if method in ("sendMessage", "sendPhoto"):
+            chat_id = int(params["chat_id"])
+            if chat_id in self.refuse:
+                return 403, {
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot can't initiate conversation with a user",
+                }
+            message = {
+                "message_id": next(self._ids),
+                "date": 1_770_000_000,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                "from": bot_user(),
+                "text": params.get("text", ""),
+            }
+            return 200, ok(message)
+        if method == "getUpdates":
+            return 200, ok([])
+        return 200, ok(True)
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        """Parameters of every call of ``method``, in order."""
+        return [c.params for c in self.calls if c.method == method]
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        """Texts of every message sent to ``chat_id``."""
+        return [str(p["text"]) for p in self.sent() if int(p["chat_id"]) == chat_id]
+
+
+def ok(result: Any) -> dict[str, Any]:
+    return {"ok": True, "result": result}
+
+
+def bot_user() -> dict[str, Any]:
+    return {"id": BOT_ID, "is_bot": True, "first_name": "Mend", "username": BOT_USERNAME}
+
+
+def user(user_id: int, first_name: str = "Sam") -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
+
+
+def private_chat(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "type": "private", "first_name": "Sam"}
+
+
+def group_chat(chat_id: int = -100123) -> dict[str, Any]:
+    return {"id": chat_id, "type": "supergroup", "title": "Us two"}
+
+
+_update_ids = itertools.count(1)
+
+
+def message_update(
+    sender: dict[str, Any], chat: dict[str, Any], text: str, **extra: Any
+) -> dict[str, Any]:
+    """A message update as Telegram sends it; commands get their bot_command entity."""
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": 1_770_000_000,
+        "chat": chat,
+        "from": sender,
+        "text": text,
+        **extra,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def press_update(
+    sender: dict[str, Any], chat: dict[str, Any], data: str, message_id: int = 1
+) -> dict[str, Any]:
+    """A callback query update: ``sender`` pressed a button carrying ``data``."""
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": str(next(_update_ids)),
+            "from": sender,
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": 1_770_000_000,
+                "chat": chat,
+                "from": bot_user(),
+                "text": "…",
+            },
+        },
+    }
+
+
+def bot_added_update(adder: dict[str, Any], chat: dict[str, Any]) -> dict[str, Any]:
+    """The bot was added to a group by ``adder``."""
+    return {
+        "update_id": next(_update_ids),
+        "my_chat_member": {
+            "chat": chat,
+            "from": adder,
+            "date": 1_770_000_000,
+            "old_chat_member": {"user": bot_user(), "status": "left"},
+            "new_chat_member": {"user": bot_user(), "status": "member"},
+        },
+    }

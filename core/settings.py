@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from core.timezones import parse_timezone
 
+_NEEDS_SECRET = "TELEGRAM_WEBHOOK_SECRET"
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 """Accepted ``DATABASE_URL`` schemes (SQLite work runs on its own thread, see core.storage)."""
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_WEBHOOK_URL is")
+            raise ValueError(f"{_NEEDS_SECRET}: must be set when TELEGRAM_WEBHOOK_URL is")
         return self
 
     @field_validator("database_url")
@@ -125,6 +126,7 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "TELEGRAM_WEBHOOK_URL"
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"setting {name}: {message}") from None
+        if error["loc"]:
+            message = f"{str(error['loc'][0]).upper()}: {message}"
+        raise SettingsError(f"setting {message}") from None

@@ -46,3 +46,14 @@ def test_the_walker_sees_a_planted_import(tmp_path: Path, module: str) -> None:
     planted = tmp_path / "planted.py"
     planted.write_text(f"import os\nif os:\n    from {module} import x\n", encoding="utf-8")
     assert module in imported_modules(planted)
+
+
+def test_tests_cannot_reach_the_network() -> None:
+    import socket
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError, match="reach the network"):
+            probe.connect(("192.0.2.1", 443))  # TEST-NET-1: never routable
+    finally:
+        probe.close()

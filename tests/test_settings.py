@@ -134,6 +134,10 @@ BAD_SETTINGS = [
     ("MEND_ENCRYPTION_KEYS", "é" + SECRET),
     ("TELEGRAM_API_BASE_URL", f"ftp://{SECRET}.example/bot"),
     ("TELEGRAM_API_BASE_URL", f"api.telegram.org/bot{SECRET}"),
+    ("TELEGRAM_WEBHOOK_URL", f"http://{SECRET}.example/hook"),
+    ("TELEGRAM_WEBHOOK_SECRET", f"has spaces {SECRET}"),
+    ("TELEGRAM_WEBHOOK_SECRET", "x" * 257),
+    ("TELEGRAM_WEBHOOK_PORT", "70000"),
 ]
 
 
@@ -229,3 +233,15 @@ def test_cli_bad_database_url_from_dotenv(tmp_path: Path) -> None:
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stderr
+
+
+def test_a_webhook_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://mend.example/tg/hook")
+    with pytest.raises(SettingsError, match="^setting TELEGRAM_WEBHOOK_SECRET: ") as caught:
+        load_settings(env_file=None)
+    assert "\n" not in str(caught.value)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a_good-secret")
+    settings = load_settings(env_file=None)
+    assert settings.telegram_webhook_secret is not None
+    assert settings.telegram_webhook_secret.get_secret_value() == "a_good-secret"
+    assert "a_good-secret" not in repr(settings)

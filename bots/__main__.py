@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bots.app import Core, build_core
 from bots.console import ConsoleChat
+from bots.logs import configure_logging
 from bots.runner import run_adapters
 from core.clock import SystemClock
 from core.content import ContentError
@@ -108,12 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return 2
-    interactive = args.command in (None, "chat")
-    logging.basicConfig(
-        level=logging.WARNING if interactive else settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    interactive = args.command == "chat" or (
+        args.command is None and not settings.has_platform_token
     )
+    configure_logging(settings, quiet=interactive)
     try:
         return asyncio.run(_main(args, settings))
     except ContentError as exc:

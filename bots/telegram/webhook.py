@@ -32,7 +32,8 @@ def build_webhook_app(
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
+        # surrogateescape: a header with stray bytes is simply wrong, not a server error
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             log.warning("webhook request without the right secret token refused")
             return web.Response(status=403)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from core.timezones import parse_timezone
 
-_NEEDS_SECRET = "TELEGRAM_WEBHOOK_SECRET"
+_NEEDS_SECRET = "TELEGRAM_WEBHOOK_SECRET"  # noqa: S105 - a setting name
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 """Accepted ``DATABASE_URL`` schemes (SQLite work runs on its own thread, see core.storage)."""

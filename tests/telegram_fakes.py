@@ -19,10 +19,21 @@ Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 @dataclass
 class Call:
-    """One Bot API call as the bot made it."""
+    """One Bot API call as the bot made it, and how the fake answered it.
+
+    ``status`` is the HTTP status served, or None when the call raised instead;
+    ``result`` is the ``result`` of a successful answer (a sent message, ``True``…).
+    """
 
     method: str
     params: dict[str, Any]
+    status: int | None = None
+    result: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the fake answered this call successfully."""
+        return self.status == 200
 
 
 @dataclass
@@ -30,12 +41,15 @@ class RecordingRequest(BaseRequest):
     """Answers every Bot API method like Telegram would, records each call, never networks.
 
     ``refuse`` lists chat ids whose messages get a 403 (the person never started the bot);
-    ``script`` holds per-method queues of raw responses served before the defaults.
+    ``script`` holds per-method queues of raw responses served before the defaults;
+    ``failures`` holds per-method queues of exceptions raised (like a dropped connection)
+    before any response is served.
     """
 
     calls: list[Call] = field(default_factory=list)
     refuse: set[int] = field(default_factory=set)
     script: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -60,12 +74,17 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
-        self.calls.append(Call(api_method, params))
+        call = Call(api_method, params)
+        self.calls.append(call)
+        failing = self.failures.get(api_method)
+        if failing:
+            raise failing.pop(0)
         queued = self.script.get(api_method)
         if queued:
             status, body = queued.pop(0)
         else:
             status, body = self._default(api_method, params)
+        call.status, call.result = status, body.get("result")
         return status, json.dumps(body).encode()
 
     def _default(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -95,9 +114,33 @@ class RecordingRequest(BaseRequest):
         """Parameters of every call of ``method``, in order."""
         return [c.params for c in self.calls if c.method == method]
 
+    def delivered(self, method: str = "sendMessage") -> list[Call]:
+        """Every call of ``method`` that succeeded, in order (failed attempts left out)."""
+        return [c for c in self.calls if c.method == method and c.ok]
+
     def texts_to(self, chat_id: int) -> list[str]:
         """Texts of every message sent to ``chat_id``."""
         return [str(p["text"]) for p in self.sent() if int(p["chat_id"]) == chat_id]
+
+    def methods(self) -> list[str]:
+        """The Bot API methods called, in order."""
+        return [c.method for c in self.calls]
+
+    def clear(self) -> None:
+        """Forget the calls recorded so far."""
+        self.calls.clear()
+
+
+def buttons(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(label, callback_data)`` of every inline button in a call's ``reply_markup``."""
+    markup = params.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return [
+        (str(b["text"]), str(b["callback_data"]))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
 
 
 def ok(result: Any) -> dict[str, Any]:
@@ -160,6 +203,31 @@ def press_update(
             },
         },
     }
+
+
+def reply_to_bot(chat: dict[str, Any], message_id: int = 1, text: str = "…") -> dict[str, Any]:
+    """The ``reply_to_message`` extra for a message that replies to one of the bot's."""
+    return {
+        "reply_to_message": {
+            "message_id": message_id,
+            "date": 1_770_000_000,
+            "chat": chat,
+            "from": bot_user(),
+            "text": text,
+        }
+    }
+
+
+def service_update(sender: dict[str, Any], chat: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A service message (``new_chat_members=[...]``, ``left_chat_member={...}``), no text."""
+    message = {
+        "message_id": next(_update_ids),
+        "date": 1_770_000_000,
+        "chat": chat,
+        "from": sender,
+        **fields,
+    }
+    return {"update_id": next(_update_ids), "message": message}
 
 
 def bot_added_update(adder: dict[str, Any], chat: dict[str, Any]) -> dict[str, Any]:

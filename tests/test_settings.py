@@ -237,7 +237,7 @@ def test_cli_bad_database_url_from_dotenv(tmp_path: Path) -> None:
 
 def test_a_webhook_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://mend.example/tg/hook")
-    with pytest.raises(SettingsError, match="^setting TELEGRAM_WEBHOOK_SECRET: ") as caught:
+    with pytest.raises(SettingsError, match=r"^setting TELEGRAM_WEBHOOK_SECRET: ") as caught:
         load_settings(env_file=None)
     assert "\n" not in str(caught.value)
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a_good-secret")

@@ -38,7 +38,8 @@ _UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "have no 
 
 def _retryable(error: BaseException) -> bool:
     # A timed-out send may still have been delivered: retrying it could say things twice.
-    return isinstance(error, NetworkError) and not isinstance(error, TimedOut)
+    # BadRequest subclasses NetworkError in PTB, but a 400 never succeeds on a retry.
+    return isinstance(error, NetworkError) and not isinstance(error, (TimedOut, BadRequest))
 
 
 class TelegramAdapter:
@@ -187,7 +188,7 @@ class TelegramAdapter:
         log.error("handling a Telegram update failed: %s\n%s", type(error).__name__, frames)
         if not isinstance(update, Update) or update.effective_chat is None:
             return
-        chat = mapping.chat_ref(update.effective_chat)
+        chat = mapping.chat_ref(update.effective_chat, mapping.topic_of(update.effective_message))
         apology = Reply(text=self._content.texts.render(keys.ERROR), key=keys.ERROR)
         try:
             if update.callback_query is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 
 from telegram import (
@@ -45,6 +46,13 @@ def private_chat(user: UserRef) -> ChatRef:
     return ChatRef(Platform.TELEGRAM, user.user_id, ChatKind.PRIVATE)
 
 
+def topic_of(message: object) -> int | None:
+    """The forum topic a message belongs to; reply chains in ordinary groups are not topics."""
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
+
+
 def _when(message: Message | None) -> datetime:
     return message.date if message is not None and message.date else datetime.now(UTC)
 
@@ -54,18 +62,22 @@ def _addressed(message: Message, me: User) -> bool:
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
         return True
-    text = message.text or ""
-    return bool(me.username) and f"@{me.username}".lower() in text.lower()
+    pattern = _mention(me)
+    return pattern is not None and pattern.search(message.text or "") is not None
+
+
+def _mention(me: User) -> re.Pattern[str] | None:
+    """``@username`` as a whole word (``@MendBot_fan`` is someone else)."""
+    if not me.username:
+        return None
+    return re.compile(rf"@{re.escape(me.username)}(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def _without_mention(text: str, me: User) -> str:
-    if not me.username:
+    pattern = _mention(me)
+    if pattern is None or text.startswith("/"):
         return text
-    mention = f"@{me.username}"
-    index = text.lower().find(mention.lower())
-    if index < 0 or text.startswith("/"):
-        return text
-    return (text[:index] + text[index + len(mention) :]).strip(" ,:")
+    return pattern.sub("", text, count=1).strip(" ,:")
 
 
 def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
@@ -78,7 +90,7 @@ def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
         return [
             IncomingEvent(
                 kind=EventKind.BUTTON,
-                chat=chat_ref(message.chat, message.message_thread_id),
+                chat=chat_ref(message.chat, topic_of(message)),
                 user=user_ref(query.from_user),
                 at=datetime.now(UTC),
                 payload=query.data,
@@ -102,7 +114,7 @@ def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return []
-    chat = chat_ref(message.chat, message.message_thread_id)
+    chat = chat_ref(message.chat, topic_of(message))
     if message.new_chat_members:
         return [
             IncomingEvent(

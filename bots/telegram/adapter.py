@@ -116,9 +116,14 @@ class TelegramAdapter:
         become ``DeliveryRefused``.
         """
         try:
+            try:
+                return await request()  # the common case, without building a retry loop
+            except NetworkError as exc:
+                if not _retryable(exc):
+                    raise
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(_retryable),
-                stop=stop_after_attempt(4),
+                stop=stop_after_attempt(3),
                 wait=self._retry_wait,
                 reraise=True,
             ):

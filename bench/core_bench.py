@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import aiosqlite
 
@@ -366,38 +367,54 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
 @dataclass
 class Run:
-    """Per-event timings of both sides, and the ratio of each interleaved block."""
+    """Per-item timings of the measured side and its baseline, and each block's ratio."""
 
-    core: list[float] = field(default_factory=list)
+    subject: list[float] = field(default_factory=list)
     baseline: list[float] = field(default_factory=list)
     block_ratios: list[float] = field(default_factory=list)
 
 
-async def interleave(core: CoreSide, baseline: BaselineSide, chunks: list[Sequence[int]]) -> Run:
+class TimedSide(Protocol[T_contra]):
+    """Anything that runs a block of items and returns seconds per item."""
+
+    async def run(self, chunk: Sequence[T_contra]) -> list[float]: ...
+
+
+async def interleave(
+    subject: TimedSide[T_contra],
+    baseline: TimedSide[T_contra],
+    chunks: Sequence[Sequence[T_contra]],
+    *,
+    names: tuple[str, str] = ("core", "baseline"),
+    unit: str = "events",
+) -> Run:
     """Run each block on both sides, alternating which goes first; print progress by tenths."""
     run = Run()
     tenth = max(1, len(chunks) // 10)
     for n, chunk in enumerate(chunks):
         if n % 2 == 0:
             base_times = await baseline.run(chunk)
-            core_times = await core.run(chunk)
+            subject_times = await subject.run(chunk)
         else:
-            core_times = await core.run(chunk)
+            subject_times = await subject.run(chunk)
             base_times = await baseline.run(chunk)
-        run.core += core_times
+        run.subject += subject_times
         run.baseline += base_times
-        run.block_ratios.append(sum(base_times) / sum(core_times))
+        run.block_ratios.append(sum(base_times) / sum(subject_times))
         if (n + 1) % tenth == 0 or n + 1 == len(chunks):
-            done = len(run.core)
+            done = len(run.subject)
             since = sum(len(c) for c in chunks[max(0, n + 1 - tenth) : n + 1])
-            part_core = Figures.of(run.core[done - since :])
-            part_base = Figures.of(run.baseline[done - since :])
+            part = Figures.of(run.subject[done - since :])
+            base = Figures.of(run.baseline[done - since :])
             print(
-                f"  events {done - since + 1:>6,}-{done:<6,} core {part_core.per_s:>6,.0f}/s "
-                f"p99 {part_core.p99_ms:5.2f} ms | baseline {part_base.per_s:>6,.0f}/s "
-                f"p99 {part_base.p99_ms:5.2f} ms | ratio {part_core.per_s / part_base.per_s:.3f}",
+                f"  {unit} {done - since + 1:>6,}-{done:<6,} {names[0]} {part.per_s:>6,.0f}/s "
+                f"p99 {part.p99_ms:5.2f} ms | {names[1]} {base.per_s:>6,.0f}/s "
+                f"p99 {base.p99_ms:5.2f} ms | ratio {part.per_s / base.per_s:.3f}",
                 flush=True,
             )
     return run
@@ -438,7 +455,7 @@ async def bench(args: argparse.Namespace) -> None:
 
 def report(args: argparse.Namespace, run: Run, core_side: CoreSide) -> None:
     """Print the figures, the targets and how they were measured."""
-    core, base = Figures.of(run.core), Figures.of(run.baseline)
+    core, base = Figures.of(run.subject), Figures.of(run.baseline)
     ratio = core.per_s / base.per_s
     quartiles = statistics.quantiles(run.block_ratios, n=4) if len(run.block_ratios) > 1 else []
     mix = ", ".join(f"{name} {count:,}" for name, count in core_side.mix.most_common())

@@ -84,7 +84,9 @@ from core_bench import (
     WARMUP_USER_OFFSET,
     Figures,
     Person,
+    Run,
     Simulation,
+    interleave,
     make_people,
     turn_order,
 )
@@ -444,43 +446,6 @@ def blocks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-@dataclass
-class Run:
-    """Per-update timings of both sides, and the ratio of each interleaved block."""
-
-    full: list[float] = field(default_factory=list)
-    echo: list[float] = field(default_factory=list)
-    block_ratios: list[float] = field(default_factory=list)
-
-
-async def interleave(full: Side, echo_side: Side, chunks: list[Sequence[JSON]]) -> Run:
-    """Run each block on both sides, alternating which goes first; print progress by tenths."""
-    run = Run()
-    tenth = max(1, len(chunks) // 10)
-    for n, chunk in enumerate(chunks):
-        if n % 2 == 0:
-            echo_times = await echo_side.run(chunk)
-            full_times = await full.run(chunk)
-        else:
-            full_times = await full.run(chunk)
-            echo_times = await echo_side.run(chunk)
-        run.full += full_times
-        run.echo += echo_times
-        run.block_ratios.append(sum(echo_times) / sum(full_times))
-        if (n + 1) % tenth == 0 or n + 1 == len(chunks):
-            done = len(run.full)
-            since = sum(len(c) for c in chunks[max(0, n + 1 - tenth) : n + 1])
-            part_full = Figures.of(run.full[done - since :])
-            part_echo = Figures.of(run.echo[done - since :])
-            print(
-                f"  updates {done - since + 1:>5,}-{done:<5,} full {part_full.per_s:>6,.0f}/s "
-                f"p99 {part_full.p99_ms:5.2f} ms | echo {part_echo.per_s:>6,.0f}/s "
-                f"p99 {part_echo.p99_ms:5.2f} ms | ratio {part_full.per_s / part_echo.per_s:.3f}",
-                flush=True,
-            )
-    return run
-
-
 # --- wiring -------------------------------------------------------------------------------
 
 
@@ -609,7 +574,13 @@ async def bench(args: argparse.Namespace) -> Outcome:
             await echo_side.run(warm.updates)
             full_mark, echo_mark = len(full_request.calls), len(echo_request.calls)
             stack.service.seconds = 0.0
-            run = await interleave(full, echo_side, blocks(recording.updates, args.block_size))
+            run = await interleave(
+                full,
+                echo_side,
+                blocks(recording.updates, args.block_size),
+                names=("full", "echo"),
+                unit="updates",
+            )
             core_seconds = stack.service.seconds
             replayed = [c.signature() for c in full_request.calls[full_mark:]]
             full_calls = Counter(c.method for c in full_request.calls[full_mark:])
@@ -654,7 +625,7 @@ def calls_text(calls: Counter[str], updates: int) -> str:
 def report(args: argparse.Namespace, outcome: Outcome) -> None:
     """Print the figures, the target and how they were measured."""
     run, recording = outcome.run, outcome.recording
-    full, echo_figures = Figures.of(run.full), Figures.of(run.echo)
+    full, echo_figures = Figures.of(run.subject), Figures.of(run.baseline)
     ratio = full.per_s / echo_figures.per_s
     quartiles = statistics.quantiles(run.block_ratios, n=4) if len(run.block_ratios) > 1 else []
     mix = ", ".join(f"{name} {count:,}" for name, count in recording.mix.most_common())
@@ -688,13 +659,13 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
     print(f"ratio full/echo updates/s: {ratio:.3f}{spread}")
     verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
     print(f"target ratio >= {TARGET_RATIO}: {verdict} ({ratio:.3f})")
-    per_update = sum(run.full) / full.events * 1e6
+    per_update = sum(run.subject) / full.events * 1e6
     in_core = outcome.core_seconds / full.events * 1e6
     print(
         f"full side per update: {per_update:.0f} us = CoachService.handle {in_core:.0f} us "
         f"({in_core / per_update:.0%}) + PTB, adapter and Bot API calls "
         f"{per_update - in_core:.0f} us; echo side per update: "
-        f"{sum(run.echo) / echo_figures.events * 1e6:.0f} us"
+        f"{sum(run.baseline) / echo_figures.events * 1e6:.0f} us"
     )
 
 

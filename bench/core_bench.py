@@ -343,28 +343,39 @@ def percentile(ordered: Sequence[float], pct: float) -> float:
     return ordered[max(1, math.ceil(len(ordered) * pct / 100)) - 1]
 
 
-def blocks(turns: Sequence[int], size: int) -> list[Sequence[int]]:
-    """Split ``turns`` into consecutive blocks of ``size`` (the last may be shorter)."""
-    return [turns[start : start + size] for start in range(0, len(turns), size)]
+T = TypeVar("T")
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Read the command line."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20_000, help="timed events per side")
-    parser.add_argument("--people", type=int, default=2_000, help="simulated people")
+def blocks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """Split ``items`` into consecutive blocks of ``size`` (the last may be shorter)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def parse_bench_args(
+    argv: Sequence[str] | None, description: str, *, unit: str, count: int, people: int, block: int
+) -> argparse.Namespace:
+    """Read a benchmark's command line: ``--{unit}``, people, block size, warm-up and seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(f"--{unit}", type=int, default=count, help=f"timed {unit} per side")
+    parser.add_argument("--people", type=int, default=people, help="simulated people")
     parser.add_argument(
-        "--block-size", type=int, default=100, help="events per side per interleaved block"
+        "--block-size", type=int, default=block, help=f"{unit} per side per interleaved block"
     )
-    parser.add_argument("--warmup", type=int, default=500, help="untimed events per side")
-    parser.add_argument("--seed", type=int, default=20261121, help="event-mix seed")
+    parser.add_argument("--warmup", type=int, default=500, help=f"untimed {unit} per side")
+    parser.add_argument("--seed", type=int, default=20261121, help="mix seed")
     args = parser.parse_args(argv)
-    for name in ("events", "people", "block_size"):
+    for name in (unit, "people", "block_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     return args
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line."""
+    description = (__doc__ or "").split("\n\n")[0]
+    return parse_bench_args(argv, description, unit="events", count=20_000, people=2_000, block=100)
 
 
 T_contra = TypeVar("T_contra", contravariant=True)

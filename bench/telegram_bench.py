@@ -86,8 +86,10 @@ from core_bench import (
     Person,
     Run,
     Simulation,
+    blocks,
     interleave,
     make_people,
+    parse_bench_args,
     turn_order,
 )
 from telegram import Update
@@ -441,11 +443,6 @@ class Side:
         return timings
 
 
-def blocks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    """Split ``items`` into consecutive blocks of ``size`` (the last may be shorter)."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
 # --- wiring -------------------------------------------------------------------------------
 
 
@@ -671,21 +668,8 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the command line."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=5_000, help="timed updates per side")
-    parser.add_argument("--people", type=int, default=500, help="simulated people")
-    parser.add_argument(
-        "--block-size", type=int, default=50, help="updates per side per interleaved block"
-    )
-    parser.add_argument("--warmup", type=int, default=500, help="untimed updates per side")
-    parser.add_argument("--seed", type=int, default=20261121, help="update-mix seed")
-    args = parser.parse_args(argv)
-    for name in ("updates", "people", "block_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must not be negative")
-    return args
+    description = (__doc__ or "").split("\n\n")[0]
+    return parse_bench_args(argv, description, unit="updates", count=5_000, people=500, block=50)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

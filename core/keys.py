@@ -24,6 +24,8 @@ OPEN_PRIVATE = "delivery.open_private"
 """Said in a group when a private message could not be delivered; ``$link`` opens a chat."""
 ALLOW_DMS = "delivery.allow_dms"
 """Said in a server channel when a direct message was refused (Discord)."""
+SENT_PRIVATELY = "delivery.sent_privately"
+"""Shown only to the person who acted when everything for them went to a direct message."""
 
 REQUIRED: tuple[str, ...] = (
     POINTER,
@@ -47,6 +49,7 @@ REQUIRED: tuple[str, ...] = (
     ERROR,
     OPEN_PRIVATE,
     ALLOW_DMS,
+    SENT_PRIVATELY,
 )
 
 PLACEHOLDERS: frozenset[str] = frozenset(

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     discord_bot_token: SecretStr | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_dev_guild_id: int | None = Field(default=None, gt=0)
+    discord_message_content: bool = False
+    discord_shard_count: int | None = Field(default=None, ge=1)
+    discord_shard_ids: str | None = None
     database_url: str = "sqlite+aiosqlite:///./data/mend.db"
     mend_default_timezone: str = "UTC"
     mend_encryption_keys: SecretStr | None = Field(default=None)
@@ -48,11 +53,11 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("telegram_api_base_url")
+    @field_validator("telegram_api_base_url", "discord_api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local Bot API server)")
+            raise ValueError("must start with https:// (or http:// for a local server)")
         return value.rstrip("/")
 
     @field_validator("telegram_webhook_url")
@@ -73,6 +78,25 @@ class Settings(BaseSettings):
     def _webhook_needs_secret(self) -> Settings:
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError(f"{_NEEDS_SECRET}: must be set when TELEGRAM_WEBHOOK_URL is")
+        return self
+
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is not None and parse_shard_ids(value) is None:
+            raise ValueError("must be shard numbers separated by commas, such as 0,1")
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        ids = self.shard_ids
+        if ids and self.discord_shard_count is None:
+            raise ValueError("DISCORD_SHARD_COUNT: must be set when DISCORD_SHARD_IDS is")
+        if ids and self.discord_shard_count is not None and max(ids) >= self.discord_shard_count:
+            raise ValueError(
+                f"DISCORD_SHARD_IDS: every id must be below DISCORD_SHARD_COUNT "
+                f"({self.discord_shard_count})"
+            )
         return self
 
     @field_validator("database_url")
@@ -111,9 +135,25 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def shard_ids(self) -> tuple[int, ...]:
+        """The Discord shards this process runs; empty means "all of them"."""
+        if self.discord_shard_ids is None:
+            return ()
+        return parse_shard_ids(self.discord_shard_ids) or ()
+
+    @property
     def has_platform_token(self) -> bool:
         """True if at least one chat platform is configured."""
         return self.telegram_bot_token is not None or self.discord_bot_token is not None
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...] | None:
+    """Read ``"0,1, 2"`` as shard ids; None if any part is not a whole number or repeats."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part.isdigit() and part.isascii() for part in parts):
+        return None
+    ids = tuple(int(part) for part in parts)
+    return ids if len(set(ids)) == len(ids) else None
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tenacity.wait import wait_base
 
+from bots.errors import describe_failure
 from bots.telegram import mapping
 from content import CONTENT_DIR
 from core import keys
@@ -187,10 +187,7 @@ class TelegramAdapter:
         return Reply(text=text, key=keys.OPEN_PRIVATE)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        error = context.error
-        # The type and the frames only: an exception's message could quote what someone wrote.
-        frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
-        log.error("handling a Telegram update failed: %s\n%s", type(error).__name__, frames)
+        log.error("handling a Telegram update failed: %s", describe_failure(context.error))
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         chat = mapping.chat_ref(update.effective_chat, mapping.topic_of(update.effective_message))

@@ -20,6 +20,8 @@ from core.profile import SETTABLE_FIELDS
 
 MAX_TEXT_CHARS = 2000
 """Discord's message limit, the smallest of the platforms Mend speaks on."""
+MAX_COMMAND_DESCRIPTION_CHARS = 100
+"""Discord's limit on a slash command's description (Telegram allows 256)."""
 MAX_LABEL_CHARS = 80
 """Discord's button label limit."""
 DEFAULT_LOCALE = "en"
@@ -203,6 +205,10 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
             texts,
             problems,
         )
+        for command in group.commands:
+            description = texts.get(command.description, "")
+            if len(description) > MAX_COMMAND_DESCRIPTION_CHARS:
+                problems.append(f"commands.yaml: the description of /{command.name} is too long")
     _check_keys("code", required_keys, texts, problems)
 
     if problems:

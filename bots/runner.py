@@ -25,6 +25,12 @@ async def _telegram(core: Core, settings: Settings, stop: asyncio.Event) -> None
     await run_telegram(core, settings, stop)
 
 
+async def _discord(core: Core, settings: Settings, stop: asyncio.Event) -> None:
+    from bots.discord.run import run_discord  # imported only when Discord is configured
+
+    await run_discord(core, settings, stop)
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterSlot:
     """One platform: the setting that enables it, and its entry point once it exists."""
@@ -36,7 +42,7 @@ class AdapterSlot:
 
 ADAPTERS: tuple[AdapterSlot, ...] = (
     AdapterSlot("Telegram", "TELEGRAM_BOT_TOKEN", _telegram),
-    AdapterSlot("Discord", "DISCORD_BOT_TOKEN", None),
+    AdapterSlot("Discord", "DISCORD_BOT_TOKEN", _discord),
 )
 """Platforms in start order; an adapter fills in ``main`` when it lands."""
 

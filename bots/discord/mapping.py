@@ -1,0 +1,198 @@
+"""Pure translation between discord.py objects and core types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+from discord.utils import escape_markdown
+
+from bots.rendering import split_text
+from core.content import Content
+from core.text_input import event_from_text
+from core.types import ChatKind, ChatRef, EventKind, IncomingEvent, Platform, UserRef
+
+MESSAGE_LIMIT = 2000
+"""Discord's limit on a message's content, counted after escaping."""
+
+CUSTOM_ID_PREFIX = "mend:"
+"""Every button Mend sends carries ``mend:<core payload>`` as its ``custom_id``."""
+
+CUSTOM_ID_TEMPLATE = r"mend:(?P<payload>[^\s]{1,95})"
+"""The persistent-button pattern (Discord allows 100 characters in a ``custom_id``)."""
+
+_CUSTOM_ID = re.compile(CUSTOM_ID_TEMPLATE)
+_PLAIN_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+@dataclass(frozen=True, slots=True)
+class SlashCommand:
+    """One slash command as Discord shows it."""
+
+    name: str
+    description: str
+    in_guilds: bool
+    in_dms: bool
+
+
+def user_ref(user: discord.abc.User) -> UserRef:
+    """The core identity of a Discord user (snowflake id; display name only for greeting)."""
+    return UserRef(Platform.DISCORD, str(user.id), display_name=user.display_name or None)
+
+
+def private_chat(user: UserRef) -> ChatRef:
+    """A person's DM with the bot, addressed by the person's id (the DM is opened on send)."""
+    return ChatRef(Platform.DISCORD, user.user_id, ChatKind.PRIVATE)
+
+
+def chat_ref(channel: object, author: discord.abc.User) -> ChatRef:
+    """The storable address of where something happened.
+
+    DMs are keyed by the person (their DM channel is reopened on demand); a thread is its
+    parent channel plus the thread, like a Telegram forum topic.
+    """
+    if isinstance(channel, discord.Thread):
+        return ChatRef(
+            Platform.DISCORD, str(channel.parent_id), ChatKind.GROUP, thread_id=str(channel.id)
+        )
+    if isinstance(channel, discord.abc.GuildChannel):
+        return ChatRef(Platform.DISCORD, str(channel.id), ChatKind.GROUP)
+    return private_chat(user_ref(author))
+
+
+def interaction_chat(interaction: discord.Interaction) -> ChatRef:
+    """Where an interaction happened, even when its channel is not in the cache."""
+    channel = interaction.channel
+    if isinstance(channel, (discord.Thread, discord.abc.GuildChannel)):
+        return chat_ref(channel, interaction.user)
+    if interaction.guild_id is not None and interaction.channel_id is not None:
+        return ChatRef(Platform.DISCORD, str(interaction.channel_id), ChatKind.GROUP)
+    return private_chat(user_ref(interaction.user))
+
+
+def channel_id(chat: ChatRef) -> int:
+    """The id of the channel (or thread) to post to for a server chat."""
+    return int(chat.thread_id or chat.chat_id)
+
+
+def custom_id(payload: str) -> str:
+    """The ``custom_id`` a button with this core payload carries."""
+    return CUSTOM_ID_PREFIX + payload
+
+
+def payload_of(custom: str) -> str | None:
+    """The core payload inside a Mend ``custom_id``, or None for anything else."""
+    match = _CUSTOM_ID.fullmatch(custom)
+    return match.group("payload") if match else None
+
+
+def _mentions(message: discord.Message, me: discord.abc.User) -> bool:
+    if any(user.id == me.id for user in message.mentions):
+        return True
+    reference = message.reference
+    resolved = reference.resolved if reference is not None else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == me.id
+
+
+def _without_mention(text: str, me: discord.abc.User) -> str:
+    if text.startswith("/"):
+        return text
+    return re.sub(rf"<@!?{me.id}>", "", text, count=1).strip(" ,:")
+
+
+def event_from_message(
+    message: discord.Message, me: discord.abc.User, *, read_plain_text: bool
+) -> list[IncomingEvent]:
+    """Translate one message into the core events it carries (none for what Mend ignores).
+
+    DMs are always read. In a server, without the message-content setting only messages
+    that mention the bot are passed on (Discord gives the bot no other content then); with
+    it, everything is passed on and the core decides what concerns it (the code word).
+    """
+    author = message.author
+    if author.bot or author.id == me.id or message.type not in _PLAIN_TYPES:
+        return []
+    chat = chat_ref(message.channel, author)
+    addressed = chat.is_private or _mentions(message, me)
+    if not (chat.is_private or addressed or read_plain_text):
+        return []
+    text = message.content or ""
+    addressed = addressed or text.startswith("/")
+    return [
+        event_from_text(
+            chat,
+            user_ref(author),
+            _without_mention(text, me),
+            message.created_at or datetime.now(UTC),
+            addressed_to_bot=addressed,
+        )
+    ]
+
+
+def command_event(interaction: discord.Interaction) -> IncomingEvent | None:
+    """A slash command as a core command event, or None if it is not one of Mend's."""
+    command = interaction.command
+    if command is None:
+        return None
+    return IncomingEvent(
+        kind=EventKind.COMMAND,
+        chat=interaction_chat(interaction),
+        user=user_ref(interaction.user),
+        at=interaction.created_at,
+        text=f"/{command.name}",
+        command=command.name,
+    )
+
+
+def press_event(interaction: discord.Interaction, payload: str) -> IncomingEvent:
+    """A button press as a core button event."""
+    return IncomingEvent(
+        kind=EventKind.BUTTON,
+        chat=interaction_chat(interaction),
+        user=user_ref(interaction.user),
+        at=interaction.created_at,
+        payload=payload,
+    )
+
+
+def guild_joined_event(channel: discord.abc.GuildChannel, me: discord.abc.User) -> IncomingEvent:
+    """The bot was added to a server: it introduces itself in ``channel``."""
+    return IncomingEvent(
+        kind=EventKind.BOT_ADDED,
+        chat=chat_ref(channel, me),
+        user=user_ref(me),
+        at=datetime.now(UTC),
+    )
+
+
+def render_text(text: str) -> list[str]:
+    """Split on paragraph boundaries so every piece fits after Markdown escaping.
+
+    Everything is escaped: content texts carry no markup, and values that came from a
+    person (a name, a time zone they typed) must never become formatting.
+    """
+    pieces: list[str] = []
+    for piece in split_text(text, MESSAGE_LIMIT):
+        escaped = escape_markdown(piece)
+        if len(escaped) <= MESSAGE_LIMIT:
+            pieces.append(escaped)
+            continue
+        # Escaping can double a piece's length; split what is left more finely.
+        pieces.extend(escape_markdown(p) for p in split_text(piece, MESSAGE_LIMIT // 2))
+    return pieces
+
+
+def slash_commands(content: Content) -> list[SlashCommand]:
+    """Mend's slash commands, with descriptions from content and where each works."""
+    texts = content.texts
+    return [
+        SlashCommand(
+            name=c.name,
+            description=texts.render(c.description),
+            in_guilds=c.where != "private",
+            in_dms=c.where != "group",
+        )
+        for c in content.commands.values()
+    ]

@@ -1,0 +1,77 @@
+"""Running the Discord adapter inside ``mend run``: log in, connect, wait for stop, close."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aiohttp
+import discord
+
+from bots.app import Core
+from bots.discord.factory import build_discord
+from bots.errors import AdapterStartError
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_NEEDS_INTENT = (
+    "DISCORD_MESSAGE_CONTENT=true needs the Message Content intent: enable it for the bot "
+    "in the Discord Developer Portal, or set DISCORD_MESSAGE_CONTENT=false."
+)
+
+
+async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> None:
+    """Run Discord until ``stop`` is set.
+
+    Raises:
+        AdapterStartError: the token was refused, Discord could not be reached, or the
+            message-content intent was asked for but is not enabled for the bot.
+    """
+    if settings.discord_bot_token is None:
+        raise AdapterStartError("DISCORD_BOT_TOKEN is not set")
+    discord.http.Route.BASE = settings.discord_api_base_url  # one process, one Discord
+    adapter = build_discord(core, settings)
+    bot = adapter.bot
+    try:
+        try:
+            await bot.login(settings.discord_bot_token.get_secret_value())
+        except discord.LoginFailure:
+            raise AdapterStartError(
+                "DISCORD_BOT_TOKEN was refused by Discord; copy the bot's token from the "
+                "Developer Portal (Bot → Reset Token)."
+            ) from None
+        except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
+            raise AdapterStartError(f"cannot reach Discord ({type(exc).__name__}).") from None
+        if settings.discord_message_content:
+            log.info("Discord: reading plain messages in server channels (message content on)")
+        else:
+            log.info(
+                "Discord: plain messages in server channels are not read "
+                "(DISCORD_MESSAGE_CONTENT is off); slash commands, buttons and DMs do everything"
+            )
+        await _connect_until(bot, stop)
+    finally:
+        await bot.close()
+        log.info("Discord adapter stopped")
+
+
+async def _connect_until(bot: discord.Client, stop: asyncio.Event) -> None:
+    connection = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+    stopping = asyncio.create_task(stop.wait(), name="discord-stop")
+    try:
+        await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connection.done():
+            error = connection.exception()
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise AdapterStartError(_NEEDS_INTENT)
+            if error is not None:
+                raise error
+    finally:
+        for task in (connection, stopping):
+            task.cancel()
+        await bot.close()
+        for task in (connection, stopping):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

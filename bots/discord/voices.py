@@ -1,0 +1,156 @@
+"""Saying things where an event happened: in a channel, or as an interaction's answer.
+
+A message is answered in its channel. An interaction (a slash command or a press) must be
+answered within three seconds, once; after that, further messages are follow-ups, and
+only follow-ups and answers can be ephemeral (seen by the person who acted alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import discord
+
+from bots.discord import mapping, views
+from content import CONTENT_DIR
+from core.outbox import DeliveryRefused
+from core.types import Reply
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def refusals() -> AsyncIterator[None]:
+    """Turn Discord's refusals (DMs closed: 50007, missing access, gone) into the core's."""
+    try:
+        yield
+    except (discord.Forbidden, discord.NotFound) as exc:
+        raise DeliveryRefused(f"{type(exc).__name__} {exc.code}") from exc
+
+
+def message_parts(reply: Reply) -> list[dict[str, Any]]:
+    """The messages one reply becomes: the image on the first, the buttons on the last."""
+    pieces = mapping.render_text(reply.text)
+    parts: list[dict[str, Any]] = [{"content": piece} for piece in pieces]
+    if not parts and (reply.image is not None or reply.buttons):
+        parts = [{}]
+    if reply.image is not None:
+        parts[0]["file"] = discord.File(CONTENT_DIR / reply.image)
+    view = views.view_for(reply.buttons)
+    if view is not None and parts:
+        parts[-1]["view"] = view
+    return parts
+
+
+async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
+    """Send ``reply`` to a channel or DM.
+
+    Raises:
+        DeliveryRefused: if Discord will not deliver there.
+    """
+    async with refusals():
+        for part in message_parts(reply):
+            await channel.send(**part)
+
+
+class Voice(Protocol):
+    """How the adapter speaks in the chat where an event happened."""
+
+    async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
+        """Say ``reply`` there; ``ephemeral`` keeps it to the person who acted, if possible."""
+        ...
+
+
+class ChannelVoice:
+    """Answers a plain message in its channel. Nothing is ephemeral without an interaction."""
+
+    def __init__(self, channel: discord.abc.Messageable, *, private: bool) -> None:
+        self._channel = channel
+        self._private = private
+
+    async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
+        """Post in the channel; a note meant for one person is never posted to a server."""
+        if ephemeral and not self._private:
+            log.debug("dropped a personal note that has no private way into a channel")
+            return
+        await post(self._channel, reply)
+
+
+class InteractionVoice:
+    """Answers an interaction: the first message is its response, the rest follow-ups."""
+
+    def __init__(self, interaction: discord.Interaction[Any]) -> None:
+        self.interaction = interaction
+        self.said = False
+        self._thinking = False  # a deferred command shows "thinking…" until the first follow-up
+
+    @property
+    def is_press(self) -> bool:
+        """True for a button press, False for a slash command."""
+        return self.interaction.type is discord.InteractionType.component
+
+    async def defer(self) -> None:
+        """Acknowledge now because the core is taking a while; say things later."""
+        response = self.interaction.response
+        if response.is_done():
+            return
+        if self.is_press:
+            await response.defer()
+        else:
+            await response.defer(thinking=True)
+            self._thinking = True
+
+    async def retire_buttons(self) -> None:
+        """Remove the pressed message's buttons so an old choice cannot be made twice."""
+        response = self.interaction.response
+        try:
+            if response.is_done():
+                await self.interaction.edit_original_response(view=None)
+            else:
+                await response.edit_message(view=None)
+        except discord.HTTPException as exc:
+            log.debug("could not retire buttons: %s", type(exc).__name__)
+
+    async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
+        """Answer the interaction, or follow up if it is already answered."""
+        parts = message_parts(reply)
+        response = self.interaction.response
+        async with refusals():
+            for part in parts:
+                if not response.is_done():
+                    await response.send_message(**part, ephemeral=ephemeral)
+                    continue
+                if self._thinking and ephemeral:
+                    # The first follow-up would take the public "thinking…" message's place.
+                    await self.interaction.delete_original_response()
+                self._thinking = False
+                await self.interaction.followup.send(**part, ephemeral=ephemeral)
+        self.said = True
+
+    async def finish(self, fallback: Reply | None) -> None:
+        """Make sure the interaction is answered even when nothing was said here."""
+        if self.said:
+            return
+        if fallback is not None:
+            await self.say(fallback, ephemeral=True)
+            return
+        response = self.interaction.response
+        if not response.is_done():
+            if self.is_press:
+                await response.defer()
+                return
+            await response.defer(thinking=True, ephemeral=True)
+            self._thinking = True
+        if self._thinking:
+            await self.interaction.delete_original_response()
+            self._thinking = False
+
+    async def apologise(self, apology: Reply) -> None:
+        """Best effort: tell only the person who acted that something went wrong."""
+        try:
+            await self.say(apology, ephemeral=True)
+        except Exception as exc:  # the apology must never raise from the error path
+            log.warning("could not apologise: %s", type(exc).__name__)

@@ -438,6 +438,16 @@ def test_no_default_locale(tree: Path) -> None:
     assert_mentions(problems_of(tree), "no 'en' locale")
 
 
+def test_command_description_over_discords_limit(tree: Path) -> None:
+    edit_yaml(tree / "locales/en/common.yaml", lambda d: d["commands"].update(help="x" * 101))
+    assert_mentions(problems_of(tree), "commands.yaml", "/help", "too long")
+
+
+def test_command_description_at_discords_limit_loads(tree: Path) -> None:
+    edit_yaml(tree / "locales/en/common.yaml", lambda d: d["commands"].update(help="x" * 100))
+    assert load_content(tree).texts.render("commands.help") == "x" * 100
+
+
 def test_duplicated_command(tree: Path) -> None:
     edit_yaml(
         tree / "commands.yaml",

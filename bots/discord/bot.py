@@ -66,6 +66,12 @@ def intents(*, message_content: bool) -> discord.Intents:
     return wanted
 
 
+def _no_voice_warnings() -> None:
+    """Mend is text-only: discord.py's start-up warnings about voice libraries are noise."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
 def make_bot(
     *,
     message_content: bool,
@@ -74,6 +80,7 @@ def make_bot(
     **options: Any,
 ) -> MendBot | ShardedMendBot:
     """The bot for this process: sharded when a shard count is configured."""
+    _no_voice_warnings()
     common: dict[str, Any] = {
         "command_prefix": commands.when_mentioned,
         "help_command": None,

@@ -16,6 +16,16 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_CLOSE_CODES = {
+    4004: "DISCORD_BOT_TOKEN was refused by the Discord gateway; reset the token in the "
+    "Developer Portal.",
+    4010: "DISCORD_SHARD_IDS names a shard that does not exist; check DISCORD_SHARD_COUNT.",
+    4011: "Discord requires this bot to be sharded now: set DISCORD_SHARD_COUNT (see README).",
+    4012: "the Discord gateway refused this discord.py version's API version.",
+    4013: "the Discord gateway refused the requested intents.",
+}
+"""Gateway close codes that mean "do not reconnect", as one operator line each."""
+
 _NEEDS_INTENT = (
     "DISCORD_MESSAGE_CONTENT=true needs the Message Content intent: enable it for the bot "
     "in the Discord Developer Portal, or set DISCORD_MESSAGE_CONTENT=false."
@@ -43,7 +53,13 @@ async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> No
                 "Developer Portal (Bot → Reset Token)."
             ) from None
         except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
-            raise AdapterStartError(f"cannot reach Discord ({type(exc).__name__}).") from None
+            raise AdapterStartError(
+                f"cannot reach Discord at DISCORD_API_BASE_URL ({type(exc).__name__})."
+            ) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AdapterStartError(
+                f"DISCORD_API_BASE_URL did not answer like Discord ({type(exc).__name__})."
+            ) from None
         if settings.discord_message_content:
             log.info("Discord: reading plain messages in server channels (message content on)")
         else:
@@ -57,17 +73,31 @@ async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> No
         log.info("Discord adapter stopped")
 
 
+def _gateway_problem(error: BaseException, *, ever_connected: bool) -> str:
+    """One operator line for a gateway connection that ended for good."""
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return _NEEDS_INTENT
+    code = getattr(error, "code", None)
+    if isinstance(error, discord.ConnectionClosed) and code in _CLOSE_CODES:
+        return _CLOSE_CODES[code]
+    if not ever_connected:
+        # discord.py 2.7 cannot retry a first connection that failed (it trips over its own
+        # missing websocket), so this is where an unreachable gateway ends up.
+        return "cannot reach the Discord gateway; check the network and try again."
+    detail = f"{type(error).__name__} {code}" if code is not None else type(error).__name__
+    return f"the Discord gateway connection failed ({detail})."
+
+
 async def _connect_until(bot: discord.Client, stop: asyncio.Event) -> None:
     connection = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
     stopping = asyncio.create_task(stop.wait(), name="discord-stop")
     try:
         await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if connection.done():
-            error = connection.exception()
-            if isinstance(error, discord.PrivilegedIntentsRequired):
-                raise AdapterStartError(_NEEDS_INTENT)
-            if error is not None:
-                raise error
+        if connection.done() and (error := connection.exception()) is not None:
+            ever_connected = bot.ws is not None
+            raise AdapterStartError(
+                _gateway_problem(error, ever_connected=ever_connected)
+            ) from None
     finally:
         for task in (connection, stopping):
             task.cancel()

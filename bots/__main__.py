@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,7 @@ from bots.logs import configure_logging
 from bots.runner import run_adapters
 from core.clock import SystemClock
 from core.content import ContentError
+from core.safety import screen
 from core.settings import Settings, SettingsError, load_settings
 from core.storage.migrate import current_revision
 
@@ -40,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run every bot whose token is set")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser(
+        "screen", help="safety-screen lines from standard input, one JSON object per line"
+    )
     chat = sub.add_parser("chat", help="talk to Mend in the terminal")
     chat.add_argument("--as", dest="speaker", default=None, metavar="NAME", help="who is speaking")
     chat.add_argument(
@@ -101,9 +106,21 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         await core.database.close()
 
 
+def _screen(lines: TextIO, out: TextIO) -> int:
+    """Print ``{"category": ..., "cues": [...]}`` for each input line, never the text."""
+    for line in lines:
+        result = screen(line.rstrip("\n"))
+        out.write(json.dumps({"category": str(result.category), "cues": list(result.cues)}))
+        out.write("\n")
+        out.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mend`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "screen":  # needs no settings, database or content
+        return _screen(sys.stdin, sys.stdout)
     try:
         settings = load_settings()
     except SettingsError as exc:

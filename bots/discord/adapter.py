@@ -206,7 +206,7 @@ class DiscordAdapter:
     async def _deliver(
         self, event: IncomingEvent, replies: list[Reply], voice: Voice | None
     ) -> bool:
-        """Say each reply where it belongs; return True if any went to someone's DM."""
+        """Say each reply where it belongs; return True if any went to the actor's own DM."""
         dm_sent = refused_notice_sent = False
         for reply in replies:
             if reply.private_to is not None:
@@ -216,7 +216,7 @@ class DiscordAdapter:
                     continue
                 try:
                     await self.send(target, reply)
-                    dm_sent = True
+                    dm_sent = dm_sent or reply.private_to == event.user
                 except DeliveryRefused:
                     if not event.chat.is_private and not refused_notice_sent:
                         refused_notice_sent = True

@@ -67,8 +67,10 @@ def interaction_chat(interaction: discord.Interaction) -> ChatRef:
     channel = interaction.channel
     if isinstance(channel, (discord.Thread, discord.abc.GuildChannel)):
         return chat_ref(channel, interaction.user)
-    if interaction.guild_id is not None and interaction.channel_id is not None:
-        return ChatRef(Platform.DISCORD, str(interaction.channel_id), ChatKind.GROUP)
+    if interaction.guild_id is not None:
+        # A server channel discord.py cannot build (a new channel type): never a DM. Its id
+        # is unknown, so the server stands in; replies go through the interaction itself.
+        return ChatRef(Platform.DISCORD, str(interaction.guild_id), ChatKind.GROUP)
     return private_chat(user_ref(interaction.user))
 
 

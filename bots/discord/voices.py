@@ -51,9 +51,20 @@ async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
     Raises:
         DeliveryRefused: if Discord will not deliver there.
     """
-    async with refusals():
-        for part in message_parts(reply):
-            await channel.send(**part)
+    parts = message_parts(reply)
+    try:
+        async with refusals():
+            for part in parts:
+                await channel.send(**part)
+    finally:
+        _close_files(parts)
+
+
+def _close_files(parts: list[dict[str, Any]]) -> None:
+    """discord.py does not always close the files it is given; the image is ours to close."""
+    for part in parts:
+        if isinstance(part.get("file"), discord.File):
+            part["file"].close()
 
 
 class Voice(Protocol):
@@ -117,6 +128,13 @@ class InteractionVoice:
     async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
         """Answer the interaction, or follow up if it is already answered."""
         parts = message_parts(reply)
+        try:
+            await self._send(parts, ephemeral=ephemeral)
+        finally:
+            _close_files(parts)
+        self.said = True
+
+    async def _send(self, parts: list[dict[str, Any]], *, ephemeral: bool) -> None:
         response = self.interaction.response
         async with refusals():
             for part in parts:
@@ -128,7 +146,6 @@ class InteractionVoice:
                     await self.interaction.delete_original_response()
                 self._thinking = False
                 await self.interaction.followup.send(**part, ephemeral=ephemeral)
-        self.said = True
 
     async def finish(self, fallback: Reply | None) -> None:
         """Make sure the interaction is answered even when nothing was said here."""

@@ -8,7 +8,6 @@ Most tests run on the real core (SQLite); the delivery tests use a scripted stan
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import html
 import logging
@@ -43,6 +42,7 @@ from core.storage import Database
 from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
 from tests import telegram_fakes as tg
 from tests.fakes import FakeClock
+from tests.prose import prose_literals
 
 ALEX_ID, ROBIN_ID, GROUP_ID = 101, 202, -100123
 ALEX = tg.user(ALEX_ID, "Alex")
@@ -811,59 +811,6 @@ ALLOWED_LITERALS = {
     "bot was blocked",
     "have no rights to send",
 }
-_LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
-_LOGGERS = {"log", "logger", "_LOGGER", "logging"}
-
-
-def looks_like_prose(value: str) -> bool:
-    return " " in value.strip() and re.search(r"[^\W\d_]{3,}", value) is not None
-
-
-def literal_text(node: ast.AST) -> str | None:
-    """A string literal's text; an f-string's with ``{}`` where its values go."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(
-            part.value if isinstance(part, ast.Constant) and isinstance(part.value, str) else "{}"
-            for part in node.values
-        )
-    return None
-
-
-def prose_literals(source: str) -> list[str]:
-    """String literals in ``source`` that read like words for people.
-
-    Docstrings (any bare string statement), log calls and raised exceptions are skipped:
-    they are for developers and operators, never sent to a chat.
-    """
-    tree = ast.parse(source)
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        ignored: ast.AST | None = None
-        is_docstring = isinstance(node, ast.Expr) and literal_text(node.value) is not None
-        if is_docstring or (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _LOG_METHODS
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in _LOGGERS
-        ):
-            ignored = node
-        elif isinstance(node, ast.Raise):
-            ignored = node.exc
-        elif isinstance(node, ast.JoinedStr):  # judged whole, not part by part
-            ignored = node
-            skipped.update(id(n) for n in ast.walk(node) if n is not node)
-            continue
-        if ignored is not None:
-            skipped.update(id(n) for n in ast.walk(ignored))
-    found: list[str] = []
-    for node in ast.walk(tree):
-        text = literal_text(node)
-        if text is not None and id(node) not in skipped and looks_like_prose(text):
-            found.append(text)
-    return found
 
 
 def test_the_prose_detector_finds_prose_and_skips_the_rest() -> None:

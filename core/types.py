@@ -93,6 +93,21 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a reply, such as a person's own data export.
+
+    Attributes:
+        filename: the name the person sees, e.g. ``mend-export.json``.
+        data: the file's bytes.
+        mime: its media type.
+    """
+
+    filename: str
+    data: bytes = field(repr=False)
+    mime: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What Mend says, and to whom.
 
@@ -101,6 +116,7 @@ class Reply:
         key: the content key the text came from (tests assert on keys, not wording).
         buttons: choices shown under the text.
         image: an optional image path shipped in ``content/``.
+        attachment: an optional file sent with the text (always to one person privately).
         chat: send to this chat instead of the event's chat.
         private_to: send privately to this person (wins over ``chat``).
         toast: a brief notice only the person who acted should see: on a button press it
@@ -112,6 +128,7 @@ class Reply:
     key: str
     buttons: tuple[Button, ...] = ()
     image: str | None = None
+    attachment: Attachment | None = None
     chat: ChatRef | None = None
     private_to: UserRef | None = None
     toast: bool = False

@@ -220,6 +220,7 @@ class WebhookCall:
     token: str | None
     body: dict[str, Any] | None
     files: list[str]
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -263,6 +264,8 @@ class Said:
     files: list[str] = field(default_factory=list)
     allowed_mentions: dict[str, Any] | None = None
     retired: bool = False
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)
+    """``(filename, bytes)`` of every file sent with the message."""
 
     @property
     def text(self) -> str:
@@ -333,6 +336,7 @@ class Recorder:
                     message_id=message_id,
                     files=call.files,
                     allowed_mentions=data.get("allowed_mentions"),
+                    uploads=call.uploads,
                 )
             )
         if call.method == "DELETE":
@@ -405,8 +409,20 @@ class RecordingWebhookAdapter(webhook_async.AsyncWebhookAdapter):
         if multipart:
             body = json.loads(multipart[0]["value"])
         names = [f.filename for f in files or []]
-        call = WebhookCall(route.method, route.path, route.webhook_token, body, names)
+        call = WebhookCall(
+            route.method, route.path, route.webhook_token, body, names, uploads(files)
+        )
         return self.recorder.webhook(call)
+
+
+def uploads(files: Iterable[discord.File] | None) -> list[tuple[str, bytes]]:
+    """``(filename, bytes)`` of each file, read without moving it for the real sender."""
+    read: list[tuple[str, bytes]] = []
+    for file in files or []:
+        file.reset()
+        read.append((file.filename, file.fp.read()))
+        file.reset()
+    return read
 
 
 def _recording_send_message(recorder: Recorder) -> Callable[..., Any]:
@@ -420,6 +436,7 @@ def _recording_send_message(recorder: Recorder) -> Callable[..., Any]:
         if params.multipart:  # with files, the JSON travels as the form's payload_json
             payload = json.loads(params.multipart[0]["value"])
         names = [f.filename for f in params.files or []]
+        sent_files = uploads(params.files)
         recorder.channel_send(channel, payload, names)
         # Keep dpytest from writing attachments into the working directory.
         result = await original(self, channel_id, params=params._replace(files=None))
@@ -434,6 +451,7 @@ def _recording_send_message(recorder: Recorder) -> Callable[..., Any]:
                 message_id=int(result["id"]),
                 files=names,
                 allowed_mentions=payload.get("allowed_mentions"),
+                uploads=sent_files,
             )
         )
         return result

@@ -22,13 +22,15 @@ class Call:
     """One Bot API call as the bot made it, and how the fake answered it.
 
     ``status`` is the HTTP status served, or None when the call raised instead;
-    ``result`` is the ``result`` of a successful answer (a sent message, ``True``…).
+    ``result`` is the ``result`` of a successful answer (a sent message, ``True``…);
+    ``files`` maps each uploaded part's name to its ``(filename, bytes, mime type)``.
     """
 
     method: str
     params: dict[str, Any]
     status: int | None = None
     result: Any = None
+    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -74,7 +76,7 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
-        call = Call(api_method, params)
+        call = Call(api_method, params, files=_uploads(request_data))
         self.calls.append(call)
         failing = self.failures.get(api_method)
         if failing:
@@ -90,7 +92,7 @@ class RecordingRequest(BaseRequest):
     def _default(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if method == "getMe":
             return 200, ok(bot_user())
-        if method in ("sendMessage", "sendPhoto"):
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
             chat_id = int(params["chat_id"])
             if chat_id in self.refuse:
                 return 403, {
@@ -129,6 +131,17 @@ class RecordingRequest(BaseRequest):
     def clear(self) -> None:
         """Forget the calls recorded so far."""
         self.calls.clear()
+
+
+def _uploads(request_data: RequestData | None) -> dict[str, tuple[str, bytes, str]]:
+    """The files a call uploads, read out of its multipart data."""
+    if request_data is None or not request_data.contains_files:
+        return {}
+    uploads: dict[str, tuple[str, bytes, str]] = {}
+    for part, (filename, content, mime) in request_data.multipart_data.items():
+        data = content if isinstance(content, bytes) else content.read()
+        uploads[part] = (filename, data, mime)
+    return uploads
 
 
 def buttons(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -216,6 +229,44 @@ def reply_to_bot(chat: dict[str, Any], message_id: int = 1, text: str = "…") -
             "text": text,
         }
     }
+
+
+ANONYMOUS_ADMIN_ID = 1087968824
+"""GroupAnonymousBot: the ``from`` of messages a group's anonymous admins send."""
+CHANNEL_BOT_ID = 136817688
+"""Channel_Bot: the ``from`` of messages sent on behalf of a channel."""
+TELEGRAM_SERVICE_ID = 777000
+"""The ``from`` of a linked channel's posts forwarded into its discussion group."""
+
+
+def anonymous_admin_update(chat: dict[str, Any], text: str) -> dict[str, Any]:
+    """A message an anonymous admin sent in ``chat``: it comes from the group itself."""
+    sender = {
+        "id": ANONYMOUS_ADMIN_ID,
+        "is_bot": True,
+        "first_name": "Group",
+        "username": "GroupAnonymousBot",
+    }
+    return message_update(sender, chat, text, sender_chat=chat)
+
+
+def channel_sent_update(chat: dict[str, Any], text: str) -> dict[str, Any]:
+    """A message someone sent in ``chat`` as their channel rather than as themselves."""
+    sender = {
+        "id": CHANNEL_BOT_ID,
+        "is_bot": True,
+        "first_name": "Channel",
+        "username": "Channel_Bot",
+    }
+    channel = {"id": -1009876543210, "type": "channel", "title": "Their channel"}
+    return message_update(sender, chat, text, sender_chat=channel)
+
+
+def automatic_forward_update(chat: dict[str, Any], text: str) -> dict[str, Any]:
+    """A linked channel's post, forwarded automatically into its discussion group ``chat``."""
+    sender = {"id": TELEGRAM_SERVICE_ID, "is_bot": False, "first_name": "Telegram"}
+    channel = {"id": -1009876543210, "type": "channel", "title": "Their channel"}
+    return message_update(sender, chat, text, sender_chat=channel, is_automatic_forward=True)
 
 
 def service_update(sender: dict[str, Any], chat: dict[str, Any], **fields: Any) -> dict[str, Any]:

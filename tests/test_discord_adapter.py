@@ -26,6 +26,7 @@ import discord.ext.test as dpytest
 import pytest
 import yaml
 from discord.ext.test import backend
+from discord.ext.test import factories as facts
 
 import bots.discord
 from bots.app import Core
@@ -38,7 +39,17 @@ from core import keys
 from core.content import Content
 from core.localtime import format_local_time
 from core.outbox import DeliveryRefused
-from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
+from core.types import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    EventKind,
+    IncomingEvent,
+    Platform,
+    Reply,
+    UserRef,
+)
 from tests import discord_fakes as dc
 from tests.fakes import FakeClock
 from tests.prose import literal_text, prose_literals
@@ -1042,6 +1053,85 @@ async def test_an_image_reply_is_sent_as_an_attachment(tmp_path: Path, via: str)
             assert calls[0].files == ["breathe.png"]
             said = bot.said
     assert [(s.text, s.files) for s in said] == [("look", ["breathe.png"])]
+
+
+EXPORT = Attachment("mend-export.json", b'{"name": "R\xc3\xb6bin", "bytes": "\x00\xff"}')
+
+
+def with_export(event: IncomingEvent) -> list[Reply]:
+    return [Reply(text="here it is", key="test.export", private_to=event.user, attachment=EXPORT)]
+
+
+@pytest.mark.parametrize("where", ["dm", "server"])
+@pytest.mark.parametrize("via", ["message", "command", "slow command"])
+async def test_a_file_goes_with_its_text_to_the_person_alone(
+    tmp_path: Path, content: Content, via: str, where: str
+) -> None:
+    service = Slow(with_export)
+    service.release.set()
+    budget = 0.0 if via == "slow command" else 5.0
+    async with stubbed(tmp_path, service, ack_budget=budget) as bot:
+        robin = bot.members[1]
+        dm = await bot.dm(robin)
+        place: discord.abc.Messageable = dm if where == "dm" else bot.channel
+        if via == "message":
+            mention = "" if where == "dm" else f"<@{bot.bot.user.id}> "
+            await bot.message(f"{mention}/export", robin, place)  # type: ignore[arg-type]
+            calls: list[dc.WebhookCall] = []
+        else:
+            calls = await bot.command("help", robin, place)  # type: ignore[arg-type]
+    [said] = [s for s in bot.said if s.text == "here it is"]
+    assert (said.channel_id, said.private) == (dm.id, True)
+    assert said.uploads == [("mend-export.json", EXPORT.data)]
+    assert [s.files for s in bot.said if s is not said] == [[]] * (len(bot.said) - 1)
+    if via != "message" and where == "dm":  # the interaction's own answer carries the file
+        assert said.via == ("followup" if via == "slow command" else "response")
+    if via != "message" and where == "server":  # the file went by DM; the channel saw none
+        assert said.via == "channel"
+        sent_privately = content.texts.render(keys.SENT_PRIVATELY)
+        assert [(ephemeral, text) for _, _, ephemeral, text in answers(calls)][-1] == (
+            True,
+            sent_privately,
+        )
+        assert all(not c.files for c in calls)
+
+
+@pytest.mark.parametrize("via", ["message", "command"])
+async def test_a_file_for_a_server_channel_is_never_posted_there(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, via: str
+) -> None:
+    # The core sends files to one person privately; should one ever be addressed to a
+    # channel, the adapter keeps the person's data out of it.
+    reply = Reply(text="here it is", key="test.export", attachment=EXPORT)
+    caplog.set_level(logging.WARNING, logger="bots.discord")
+    async with stubbed(tmp_path, dc.Scripted(lambda event: [reply])) as bot:
+        alex = bot.members[0]
+        if via == "message":
+            await bot.message(f"<@{bot.bot.user.id}> /export", alex, bot.channel)
+        else:
+            calls = await bot.command("help", alex, bot.channel)
+            assert [c.files for c in calls] == [[]]
+    assert [(s.channel_id, s.text, s.files) for s in bot.said] == [
+        (bot.channel.id, "here it is", [])
+    ]
+    assert [r.levelno for r in caplog.records if r.name.startswith("bots.")] == [logging.WARNING]
+
+
+async def test_a_webhook_message_never_reaches_the_core(tmp_path: Path) -> None:
+    service = dc.Scripted(lambda event: [ok()])
+    async with stubbed(tmp_path, service, message_content=True) as bot:
+        alex, me = bot.members[0], bot.bot.user
+        for hook in ({"webhook_id": str(dc.snowflake())}, {}):
+            payload = facts.make_message_dict(
+                bot.channel, alex, content=f"<@{me.id}> /start", mentions=[me]
+            )
+            payload.update(guild_id=str(bot.channel.guild.id), **hook)
+            before = asyncio.all_tasks()
+            bot.bot._connection.parse_message_create(payload)
+            await dc.settle(before)
+    # Only the same message without a webhook got through.
+    assert [e.text for e in service.events] == ["/start"]
+    assert len(bot.said) == 1
 
 
 async def test_no_mention_can_ping(tmp_path: Path) -> None:

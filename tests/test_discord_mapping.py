@@ -26,7 +26,7 @@ from bots.discord import mapping, views, voices
 from content import CONTENT_DIR
 from core.content import Content
 from core.outbox import DeliveryRefused
-from core.types import Button, ChatKind, ChatRef, EventKind, Platform, Reply, UserRef
+from core.types import Attachment, Button, ChatKind, ChatRef, EventKind, Platform, Reply, UserRef
 from tests import discord_fakes as dc
 
 # --- a small Discord world -------------------------------------------------------------------
@@ -324,6 +324,21 @@ async def test_bots_the_bot_itself_and_system_messages_are_ignored(world: World)
             assert events == []
 
 
+async def test_webhook_messages_are_ignored_whatever_their_author_looks_like(
+    world: World,
+) -> None:
+    # A webhook can post under any name and avatar, and Discord need not mark it a bot.
+    hook = {"webhook_id": str(dc.snowflake())}
+    as_alex = world.message(f"<@{world.me.id}> /start", world.channel, mentions=[world.me], **hook)
+    assert as_alex.webhook_id is not None and not as_alex.author.bot
+    for read_plain_text in (False, True):
+        assert mapping.event_from_message(as_alex, world.me, read_plain_text=read_plain_text) == []
+    same_without_hook = world.message(
+        f"<@{world.me.id}> /start", world.channel, mentions=[world.me]
+    )
+    assert len(mapping.event_from_message(same_without_hook, world.me, read_plain_text=False)) == 1
+
+
 # --- interactions ---------------------------------------------------------------------------------
 
 
@@ -435,6 +450,33 @@ def test_message_parts_put_the_image_first_and_the_buttons_last(tmp_path: Path) 
     [only_buttons] = voices.message_parts(Reply(text="", key="t", buttons=choices(1)))
     assert set(only_buttons) == {"view"}
     assert voices.message_parts(Reply(text="", key="t")) == []
+
+
+def test_message_parts_put_an_attached_file_last_with_the_buttons(tmp_path: Path) -> None:
+    picture = tmp_path / "calm.png"
+    picture.write_bytes(b"\x89PNG")
+    export = Attachment("mend-export.json", b'{"a": 1}')
+    long = "\n\n".join("word " * 300 for _ in range(3))
+    parts = voices.message_parts(
+        Reply(text=long, key="t", image=str(picture), buttons=choices(1), attachment=export)
+    )
+    assert len(parts) >= 2
+    assert parts[0]["file"].filename == "calm.png"
+    last = parts[-1]
+    assert (last["file"].filename, last["file"].fp.read()) == ("mend-export.json", b'{"a": 1}')
+    assert "view" in last
+    assert all("files" not in p for p in parts)
+    for part in (parts[0], last):
+        part["file"].close()
+
+    [one] = voices.message_parts(Reply(text="hi", key="t", image=str(picture), attachment=export))
+    assert [f.filename for f in one["files"]] == ["calm.png", "mend-export.json"]
+    assert "file" not in one
+    for file in one["files"]:
+        file.close()
+    [only_file] = voices.message_parts(Reply(text="", key="t", attachment=export))
+    assert set(only_file) == {"file"}
+    only_file["file"].close()
 
 
 @pytest.mark.parametrize(

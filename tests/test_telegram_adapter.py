@@ -39,9 +39,19 @@ from core.outbox import DeliveryRefused
 from core.service import CoachService
 from core.settings import Settings
 from core.storage import Database
-from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
+from core.types import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    EventKind,
+    IncomingEvent,
+    Platform,
+    Reply,
+    UserRef,
+)
 from tests import telegram_fakes as tg
-from tests.fakes import FakeClock
+from tests.fakes import TEST_CIPHER, FakeClock
 from tests.prose import prose_literals
 
 ALEX_ID, ROBIN_ID, GROUP_ID = 101, 202, -100123
@@ -115,7 +125,7 @@ async def stubbed(
 
 
 def real_core(content: Content, database: Database, clock: FakeClock) -> Core:
-    service = CoachService(content, database, clock, default_timezone="UTC")
+    service = CoachService(content, database, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     return Core(service=service, content=content, database=database)
 
 
@@ -390,6 +400,79 @@ async def test_a_private_reply_from_a_group_goes_to_the_private_chat(content: Co
         "and one more thing",
     ]
     assert [int(m["chat_id"]) for m in messages(calls)] == [ROBIN_ID, ROBIN_ID]
+
+
+# --- files sent with a reply ----------------------------------------------------------
+
+EXPORT = Attachment("mend-export.json", b'{"name": "R\xc3\xb6bin", "bytes": "\x00\xff"}')
+
+
+def with_export(event: IncomingEvent) -> list[Reply]:
+    return [Reply(text="here it is", key="test.export", private_to=event.user, attachment=EXPORT)]
+
+
+@pytest.mark.parametrize("where", ["private", "group"])
+async def test_a_file_goes_privately_after_its_text(content: Content, where: str) -> None:
+    chat = private(ROBIN_ID) if where == "private" else GROUP
+    async with stubbed(Scripted(with_export), content) as bot:
+        calls = await bot.feed(tg.message_update(ROBIN, chat, "/export@MendTestBot"))
+    assert [(c.method, int(c.params["chat_id"])) for c in calls] == [
+        ("sendMessage", ROBIN_ID),
+        ("sendDocument", ROBIN_ID),
+    ]
+    assert shown(calls[0].params) == "here it is"
+    assert calls[1].files == {"document": ("mend-export.json", EXPORT.data, "application/json")}
+
+
+async def test_a_file_for_a_group_chat_is_never_sent_there(
+    content: Content, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The core sends files to one person privately; should one ever be addressed to a
+    # group, the adapter keeps the person's data out of it.
+    reply = Reply(text="here it is", key="test.export", attachment=EXPORT)
+    caplog.set_level(logging.WARNING, logger="bots.telegram")
+    async with stubbed(Scripted(lambda event: [reply]), content) as bot:
+        calls = await bot.feed(tg.message_update(ROBIN, GROUP, "/export@MendTestBot"))
+    assert [c.method for c in calls] == ["sendMessage"]
+    assert [r.levelno for r in caplog.records if r.name.startswith("bots.")] == [logging.WARNING]
+
+
+async def test_a_refused_file_leaves_the_neutral_line_in_the_group(content: Content) -> None:
+    request = tg.RecordingRequest(refuse={ROBIN_ID})
+    async with stubbed(Scripted(with_export), content, request) as bot:
+        calls = await bot.feed(tg.message_update(ROBIN, GROUP, "/export@MendTestBot"))
+    assert [c.method for c in calls if c.ok] == ["sendMessage"]
+    assert [int(m["chat_id"]) for m in messages(calls)] == [GROUP_ID]
+    assert "sendDocument" not in bot.request.methods()
+
+
+# --- messages sent on behalf of a chat ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        tg.anonymous_admin_update(GROUP, "/start@MendTestBot"),
+        tg.anonymous_admin_update(GROUP, "@MendTestBot pause please"),
+        tg.channel_sent_update(GROUP, "/help@MendTestBot"),
+        tg.automatic_forward_update(GROUP, "@MendTestBot a post from the channel"),
+    ],
+    ids=["anonymous-admin-command", "anonymous-admin-text", "as-channel", "automatic-forward"],
+)
+async def test_messages_sent_on_behalf_of_a_chat_never_act_as_a_person(
+    content: Content, caplog: pytest.LogCaptureFixture, update: dict[str, Any]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    service = Scripted(lambda event: [Reply(text="carry on", key="test.ok")])
+    async with stubbed(service, content) as bot:
+        calls = await bot.feed(update)
+    assert service.events == []
+    assert calls == []
+    text = str(update["message"]["text"])
+    assert text not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name == "bots.telegram.mapping"] == [
+        "ignored a message sent on behalf of a chat"
+    ]
 
 
 # --- group addressing and topics -------------------------------------------------------

@@ -38,3 +38,13 @@ def test_file_url_follows_the_base_url() -> None:
     assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
     assert file_url("http://127.0.0.1:8081/bot/") == "http://127.0.0.1:8081/file/bot"
     assert file_url("http://local:8081/custom") == "http://local:8081/custom/file"
+
+
+def test_messages_sent_on_behalf_of_a_chat_map_to_nothing() -> None:
+    group = tg.group_chat()
+    assert events(tg.anonymous_admin_update(group, "/start@MendTestBot")) == []
+    assert events(tg.channel_sent_update(group, "/help")) == []
+    assert events(tg.automatic_forward_update(group, "@MendTestBot hello")) == []
+    # However ``from`` looks, a chat sender is never taken for the person in ``from``.
+    as_person = tg.message_update(tg.user(7), group, "/help", sender_chat=group)
+    assert events(as_person) == []

@@ -9,19 +9,43 @@ speaker there.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
+from core import keys
 from core.clock import Clock
 from core.content import Texts
 from core.service import CoachService
 from core.text_input import event_from_text
-from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
+from core.types import (
+    Attachment,
+    Button,
+    ChatKind,
+    ChatRef,
+    EventKind,
+    IncomingEvent,
+    Platform,
+    Reply,
+    UserRef,
+)
 
-KEYS = ("console.intro", "console.couple_intro", "console.no_buttons", "console.who")
+log = logging.getLogger(__name__)
+
+FILE_SAVED = "console.file_saved"
+"""Said after a file sent with a reply was saved; ``$path`` is where it went."""
+
+KEYS = ("console.intro", "console.couple_intro", "console.no_buttons", "console.who", FILE_SAVED)
 """Texts the console shows itself; the content lint test checks they exist."""
+
+EXPORT_DIR = Path("exports")
+"""Where files sent with replies are saved, relative to the working directory by default."""
+
+_FALLBACK_NAME = "mend-file"
 
 _PREFIX = re.compile(r"^\s*([^\s:>]{1,32})\s*([:>])\s?(.*)$", re.DOTALL)
 
@@ -54,8 +78,10 @@ class ConsoleChat:
         couple: tuple[str, str] | None = None,
         show_keys: bool = False,
         echo: bool = False,
+        export_dir: Path = EXPORT_DIR,
     ) -> None:
         self._service = service
+        self._export_dir = export_dir
         self._texts = texts
         self._clock = clock
         self._out = out
@@ -165,7 +191,59 @@ class ConsoleChat:
         for number, button in enumerate(reply.buttons, start=1):
             self._print(f"  [{number}] {button.label}")
         self._buttons[place] = reply.buttons
+        if reply.attachment is not None:
+            self._save(reply.attachment)
+
+    def _save(self, attachment: Attachment) -> None:
+        """Write a file sent with a reply to the export folder and say where it went.
+
+        The folder is created for the owner alone (0o700) and the file readable by the
+        owner alone (0o600): it holds a person's own data. Nothing is ever overwritten.
+        """
+        try:
+            path = _write_private(self._export_dir, attachment)
+        except OSError as exc:
+            log.warning("could not save a file sent with a reply: %s", type(exc).__name__)
+            self._print(self._texts.render(keys.ERROR))
+            return
+        self._print(self._texts.render(FILE_SAVED, {"path": str(path)}))
 
     def _print(self, text: str) -> None:
         self._out.write(text + "\n")
         self._out.flush()
+
+
+def _safe_name(filename: str) -> str:
+    """The file name alone: no folders, no hidden or parent-folder names."""
+    name = Path(filename.replace("\\", "/")).name.lstrip(".")
+    return name or _FALLBACK_NAME
+
+
+def _write_private(folder: Path, attachment: Attachment) -> Path:
+    """Write ``attachment`` into ``folder`` (created 0o700) as a new 0o600 file.
+
+    If the name is taken, ``-2``, ``-3``… is added before the suffix. The file is created
+    exclusively and never through a symbolic link.
+
+    Returns:
+        The absolute path of the file written.
+    """
+    folder = folder.absolute()
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    name = Path(_safe_name(attachment.filename))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for attempt in range(1, 1000):
+        candidate = name if attempt == 1 else Path(f"{name.stem}-{attempt}{name.suffix}")
+        path = folder / candidate
+        try:
+            descriptor = os.open(path, flags, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "wb") as file:
+            if hasattr(os, "fchmod"):
+                os.fchmod(file.fileno(), 0o600)  # exact, whatever the umask
+            file.write(attachment.data)
+        return path
+    raise FileExistsError(folder / name)

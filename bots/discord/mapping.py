@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from bots.rendering import split_text
 from core.content import Content
 from core.text_input import event_from_text
 from core.types import ChatKind, ChatRef, EventKind, IncomingEvent, Platform, UserRef
+
+log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
 """Discord's limit on a message's content, counted after escaping."""
@@ -112,8 +115,12 @@ def event_from_message(
     DMs are always read. In a server, without the message-content setting only messages
     that mention the bot are passed on (Discord gives the bot no other content then); with
     it, everything is passed on and the core decides what concerns it (the code word).
+    Messages from bots and webhooks are never passed on: no person can be held to them.
     """
     author = message.author
+    if message.webhook_id is not None:
+        log.debug("ignored a webhook message")
+        return []
     if author.bot or author.id == me.id or message.type not in _PLAIN_TYPES:
         return []
     chat = chat_ref(message.channel, author)

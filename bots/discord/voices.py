@@ -8,6 +8,8 @@ only follow-ups and answers can be ephemeral (seen by the person who acted alone
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import io
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -17,7 +19,7 @@ import discord
 from bots.discord import mapping, views
 from content import CONTENT_DIR
 from core.outbox import DeliveryRefused
-from core.types import Reply
+from core.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +34,49 @@ async def refusals() -> AsyncIterator[None]:
 
 
 def message_parts(reply: Reply) -> list[dict[str, Any]]:
-    """The messages one reply becomes: the image on the first, the buttons on the last."""
+    """The messages one reply becomes.
+
+    The image goes on the first, the attached file and the buttons on the last (the file
+    after the text, as on Telegram). The caller closes the parts' files after sending.
+    """
     pieces = mapping.render_text(reply.text)
     parts: list[dict[str, Any]] = [{"content": piece} for piece in pieces]
-    if not parts and (reply.image is not None or reply.buttons):
+    if not parts and (reply.image is not None or reply.buttons or reply.attachment is not None):
         parts = [{}]
     if reply.image is not None:
-        parts[0]["file"] = discord.File(CONTENT_DIR / reply.image)
+        _add_file(parts[0], discord.File(CONTENT_DIR / reply.image))
+    if reply.attachment is not None:
+        _add_file(parts[-1], _attachment_file(reply.attachment))
     view = views.view_for(reply.buttons)
     if view is not None and parts:
         parts[-1]["view"] = view
     return parts
+
+
+def _attachment_file(attachment: Attachment) -> discord.File:
+    """The upload for a reply's attached file, under the name the core gave it."""
+    return discord.File(io.BytesIO(attachment.data), filename=attachment.filename)
+
+
+def _add_file(part: dict[str, Any], file: discord.File) -> None:
+    """Put ``file`` on a message part (``file`` for one, ``files`` for several)."""
+    if "file" in part:
+        part["files"] = [part.pop("file"), file]
+    elif "files" in part:
+        part["files"].append(file)
+    else:
+        part["file"] = file
+
+
+def _for_audience(reply: Reply, *, private: bool) -> Reply:
+    """``reply`` as it may be shown there: outside private answers, without its file.
+
+    An attached file is a person's own data and is only ever sent privately.
+    """
+    if reply.attachment is None or private:
+        return reply
+    log.warning("left out a file addressed to a shared channel (%s)", reply.key)
+    return dataclasses.replace(reply, attachment=None)
 
 
 async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
@@ -51,7 +85,8 @@ async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
     Raises:
         DeliveryRefused: if Discord will not deliver there.
     """
-    parts = message_parts(reply)
+    private = isinstance(channel, discord.DMChannel)
+    parts = message_parts(_for_audience(reply, private=private))
     try:
         async with refusals():
             for part in parts:
@@ -61,10 +96,12 @@ async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
 
 
 def _close_files(parts: list[dict[str, Any]]) -> None:
-    """discord.py does not always close the files it is given; the image is ours to close."""
+    """discord.py does not always close the files it is given; they are ours to close."""
     for part in parts:
-        if isinstance(part.get("file"), discord.File):
-            part["file"].close()
+        files = [part.get("file"), *part.get("files", ())]
+        for file in files:
+            if isinstance(file, discord.File):
+                file.close()
 
 
 class Voice(Protocol):
@@ -127,7 +164,8 @@ class InteractionVoice:
 
     async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
         """Answer the interaction, or follow up if it is already answered."""
-        parts = message_parts(reply)
+        private = ephemeral or self.interaction.guild_id is None
+        parts = message_parts(_for_audience(reply, private=private))
         try:
             await self._send(parts, ephemeral=ephemeral)
         finally:

@@ -11,6 +11,7 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     CallbackQuery,
+    InputFile,
     Message,
     Update,
 )
@@ -26,7 +27,7 @@ from core import keys
 from core.content import Content
 from core.outbox import DeliveryRefused
 from core.service import CoachService
-from core.types import ChatRef, EventKind, IncomingEvent, Reply, UserRef
+from core.types import Attachment, ChatRef, EventKind, IncomingEvent, Reply, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ T = TypeVar("T")
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 _UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "have no rights to send")
+
+
+def _input_file(attachment: Attachment) -> InputFile:
+    """The upload for an attachment, with the core's file name and media type."""
+    upload = InputFile(attachment.data, filename=attachment.filename)
+    upload.mimetype = attachment.mime
+    return upload
 
 
 def _retryable(error: BaseException) -> bool:
@@ -79,7 +87,10 @@ class TelegramAdapter:
     # --- Outbox -----------------------------------------------------------------------
 
     async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Deliver ``reply`` to ``chat``: photo first if any, then text in pieces.
+        """Deliver ``reply`` to ``chat``: photo first if any, then text in pieces, then file.
+
+        A file (a person's own data) is only ever sent to a private chat: one addressed to
+        a group is left out and logged.
 
         Raises:
             DeliveryRefused: if Telegram will not deliver to that chat.
@@ -103,6 +114,14 @@ class TelegramAdapter:
                     reply_markup=markup if last else None,
                     message_thread_id=thread,
                 )
+            )
+        if reply.attachment is not None:
+            if not chat.is_private:
+                log.warning("left out a file addressed to a group chat (%s)", reply.key)
+                return
+            document = _input_file(reply.attachment)
+            await self._call(
+                lambda: bot.send_document(chat.chat_id, document=document, message_thread_id=thread)
             )
 
     async def open_private(self, user: UserRef) -> ChatRef:

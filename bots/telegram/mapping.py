@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from datetime import UTC, datetime
 
@@ -21,6 +22,8 @@ from bots.rendering import split_text
 from core.content import Content
 from core.text_input import event_from_text
 from core.types import Button, ChatKind, ChatRef, EventKind, IncomingEvent, Platform, UserRef
+
+log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
 """Telegram's limit on a message's text, counted after HTML entities are parsed."""
@@ -80,6 +83,17 @@ def _without_mention(text: str, me: User) -> str:
     return pattern.sub("", text, count=1).strip(" ,:")
 
 
+def _on_behalf_of_a_chat(message: Message) -> bool:
+    """True for a message no person can be held to: sent as a chat, not as someone.
+
+    That is an anonymous group admin (``sender_chat`` is the group itself, ``from`` the
+    placeholder GroupAnonymousBot), a post sent as a channel (``from`` is Channel_Bot), or a
+    linked channel's post forwarded automatically into its discussion group. None of them
+    can act as a partner.
+    """
+    return message.sender_chat is not None or bool(message.is_automatic_forward)
+
+
 def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
     """Translate one update into the core events it carries (none for what Mend ignores)."""
     if update.callback_query is not None:
@@ -112,6 +126,9 @@ def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
             ]
         return []
     message = update.message
+    if message is not None and _on_behalf_of_a_chat(message):
+        log.debug("ignored a message sent on behalf of a chat")
+        return []
     if message is None or message.from_user is None or message.from_user.is_bot:
         return []
     chat = chat_ref(message.chat, topic_of(message))

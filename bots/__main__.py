@@ -1,4 +1,4 @@
-"""The ``mend`` command: console chat, bots, migrations.
+"""The ``mend`` command: console chat, bots, migrations, key rotation.
 
 ``mend`` with no platform tokens starts the console chat; with tokens it runs the bots.
 """
@@ -20,9 +20,14 @@ from bots.logs import configure_logging
 from bots.runner import run_adapters
 from core.clock import SystemClock
 from core.content import ContentError
+from core.crypto import CipherError
+from core.privacy import purge_expired_text
 from core.safety import screen
 from core.settings import Settings, SettingsError, load_settings
+from core.storage import Database
+from core.storage.keyring import resolve_cipher
 from core.storage.migrate import current_revision
+from core.storage.rotation import rotate_all
 
 log = logging.getLogger("mend")
 
@@ -42,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run every bot whose token is set")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser(
+        "rotate-keys",
+        help="re-encrypt stored text under the first encryption key",
+        description=(
+            "Re-encrypt every stored text under the first encryption key, in one transaction. "
+            "To rotate: put a new key first (MEND_ENCRYPTION_KEYS=new,old; or, with the key "
+            "file beside a SQLite database such as data/mend.db.key, a new first line in it), "
+            "run this, then remove the old key."
+        ),
+    )
+    sub.add_parser(
+        "purge", help="delete people's written words older than MEND_RETENTION_DAYS now"
+    )
     sub.add_parser(
         "screen", help="safety-screen lines from standard input, one JSON object per line"
     )
@@ -97,6 +115,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "migrate":
             print(f"database is at revision {await core.database.run(current_revision)}")
             return 0
+        if args.command == "purge":
+            days = settings.mend_retention_days
+            count = await purge_expired_text(core.database, SystemClock().now(), days)
+            print(f"deleted {count} stored texts older than {days} days")
+            return 0
         if args.command == "run" or (args.command is None and settings.has_platform_token):
             return await run_adapters(core, settings)
         if args.command is None:
@@ -104,6 +127,21 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
         return await _chat(core, args, sys.stdout)
     finally:
         await core.database.close()
+
+
+async def _rotate_keys(settings: Settings, out: TextIO) -> int:
+    """Migrate, then re-encrypt every encrypted value under the first key in one transaction."""
+    cipher = resolve_cipher(settings)
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        count = await database.run(lambda connection: rotate_all(connection, cipher))
+    finally:
+        await database.close()
+    noun = "value" if count == 1 else "values"
+    out.write(f"re-encrypted {count} {noun} under the first key; ")
+    out.write("keys after the first can now be removed\n")
+    return 0
 
 
 def _screen(lines: TextIO, out: TextIO) -> int:
@@ -131,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     configure_logging(settings, quiet=interactive)
     try:
+        if args.command == "rotate-keys":
+            return asyncio.run(_rotate_keys(settings, sys.stdout))
         return asyncio.run(_main(args, settings))
-    except ContentError as exc:
+    except (ContentError, SettingsError, CipherError) as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from content import CONTENT_DIR
 from core.clock import Clock, SystemClock
 from core.content import Content, load_content
+from core.privacy import purge_expired_text
 from core.service import CoachService
 from core.settings import Settings
 from core.storage import Database
+from core.storage.keyring import resolve_cipher
 
 
 @dataclass(frozen=True, slots=True)
 class Core:
-    """Everything an adapter needs: the service, its content and the database it owns."""
+    """Everything an adapter needs: the service, its content, the database it owns.
+
+    The service holds the cipher for free text at rest, resolved once by ``build_core``.
+    """
 
     service: CoachService
     content: Content
@@ -22,18 +27,30 @@ class Core:
 
 
 async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
-    """Load content, open the database, apply migrations and build the service."""
+    """Load content, resolve keys, open, migrate and purge the database, build the service.
+
+    Free text past ``MEND_RETENTION_DAYS`` is purged at every start (and daily by the
+    scheduler).
+
+    Raises:
+        SettingsError: the encryption keys cannot be resolved (see ``core.storage.keyring``).
+    """
     content = load_content(CONTENT_DIR)
+    cipher = resolve_cipher(settings)
     database = Database(settings.database_url)
+    clock = clock or SystemClock()
     try:
         await database.migrate()
+        await purge_expired_text(database, clock.now(), settings.mend_retention_days)
     except BaseException:
         await database.close()
         raise
     service = CoachService(
         content,
         database,
-        clock or SystemClock(),
+        clock,
+        cipher=cipher,
+        retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
     )
     return Core(service=service, content=content, database=database)

@@ -27,6 +27,99 @@ ALLOW_DMS = "delivery.allow_dms"
 SENT_PRIVATELY = "delivery.sent_privately"
 """Shown only to the person who acted when everything for them went to a direct message."""
 
+SAFETY_ACK_SELF_HARM = "safety.ack.self_harm"
+SAFETY_ACK_PARTNER_HARM = "safety.ack.partner_harm"
+SAFETY_ACK_EMERGENCY = "safety.ack.emergency"
+SAFETY_CHECK = "safety.check"
+""""Are you safe right now?", with the safety buttons."""
+SAFETY_BUTTON_SAFE = "safety.button.safe"
+SAFETY_BUTTON_UNSAFE = "safety.button.unsafe"
+SAFETY_BUTTON_GROUND = "safety.button.ground"
+SAFETY_BUTTON_PLAN = "safety.button.plan"
+SAFETY_BUTTON_SEE_PLAN = "safety.button.see_plan"
+SAFETY_SAFE = "safety.safe"
+SAFETY_UNSAFE = "safety.unsafe"
+SAFETY_GROUNDING = "safety.grounding"
+SAFETY_GROUP_NOTICE = "safety.group_notice"
+"""The one neutral line a group sees after a disclosure, identical whoever wrote it."""
+SAFETY_PARTNER_NOTICE = "safety.partner_notice"
+"""What a partner gets privately after a disclosure in their shared group: no hint of it."""
+SAFETY_TIPS = "safety.tips"
+SAFETY_PLAN_SHOWN = "safety.plan.shown"
+SAFETY_PLAN_EMPTY = "safety.plan.empty"
+SAFETY_PLAN_LINE = "safety.plan.line"
+SAFETY_MODE_ENTERED = "safety.mode.entered"
+SAFETY_MODE_ON = "safety.mode.on"
+SAFETY_MODE_OFF = "safety.mode.off"
+SAFETY_MODE_STARTED = "safety.mode.started"
+SAFETY_MODE_END_ASK = "safety.mode.end_ask"
+SAFETY_MODE_ENDED = "safety.mode.ended"
+SAFETY_MODE_KEPT = "safety.mode.kept"
+SAFETY_BUTTON_MODE_START = "safety.button.mode_start"
+SAFETY_BUTTON_MODE_END = "safety.button.mode_end"
+SAFETY_BUTTON_MODE_END_YES = "safety.button.mode_end_yes"
+SAFETY_BUTTON_MODE_KEEP = "safety.button.mode_keep"
+RESOURCES_HEADER_COUNTRY = "safety.resources.header_country"
+RESOURCES_HEADER_ANYWHERE = "safety.resources.header_anywhere"
+RESOURCES_EMERGENCY = "safety.resources.emergency"
+RESOURCES_EMERGENCY_LOCAL = "safety.resources.emergency_local"
+RESOURCES_LINE = "safety.resources.line"
+RESOURCES_ELSEWHERE = "safety.resources.elsewhere"
+SCOPE_IDENTITY = "scope.identity"
+SCOPE_DIAGNOSIS = "scope.diagnosis"
+PRIVACY_SUMMARY = "privacy.summary"
+EXPORT_READY = "export.ready"
+PLAN_SECTION_KEYS = {
+    "signs": "safety.plan.item.signs",
+    "coping": "safety.plan.item.coping",
+    "people": "safety.plan.item.people",
+    "place": "safety.plan.item.place",
+}
+"""The heading of each part of a safety plan when it is shown back."""
+
+SAFETY_KEYS: tuple[str, ...] = (
+    SAFETY_ACK_SELF_HARM,
+    SAFETY_ACK_PARTNER_HARM,
+    SAFETY_ACK_EMERGENCY,
+    SAFETY_CHECK,
+    SAFETY_BUTTON_SAFE,
+    SAFETY_BUTTON_UNSAFE,
+    SAFETY_BUTTON_GROUND,
+    SAFETY_BUTTON_PLAN,
+    SAFETY_BUTTON_SEE_PLAN,
+    SAFETY_SAFE,
+    SAFETY_UNSAFE,
+    SAFETY_GROUNDING,
+    SAFETY_GROUP_NOTICE,
+    SAFETY_PARTNER_NOTICE,
+    SAFETY_TIPS,
+    SAFETY_PLAN_SHOWN,
+    SAFETY_PLAN_EMPTY,
+    SAFETY_PLAN_LINE,
+    SAFETY_MODE_ENTERED,
+    SAFETY_MODE_ON,
+    SAFETY_MODE_OFF,
+    SAFETY_MODE_STARTED,
+    SAFETY_MODE_END_ASK,
+    SAFETY_MODE_ENDED,
+    SAFETY_MODE_KEPT,
+    SAFETY_BUTTON_MODE_START,
+    SAFETY_BUTTON_MODE_END,
+    SAFETY_BUTTON_MODE_END_YES,
+    SAFETY_BUTTON_MODE_KEEP,
+    RESOURCES_HEADER_COUNTRY,
+    RESOURCES_HEADER_ANYWHERE,
+    RESOURCES_EMERGENCY,
+    RESOURCES_EMERGENCY_LOCAL,
+    RESOURCES_LINE,
+    RESOURCES_ELSEWHERE,
+    SCOPE_IDENTITY,
+    SCOPE_DIAGNOSIS,
+    PRIVACY_SUMMARY,
+    EXPORT_READY,
+    *PLAN_SECTION_KEYS.values(),
+)
+
 REQUIRED: tuple[str, ...] = (
     POINTER,
     POINTER_NEW,
@@ -50,9 +143,27 @@ REQUIRED: tuple[str, ...] = (
     OPEN_PRIVATE,
     ALLOW_DMS,
     SENT_PRIVATELY,
+    *SAFETY_KEYS,
 )
 
 PLACEHOLDERS: frozenset[str] = frozenset(
-    {"name", "timezone", "daily_time", "command", "description", "title", "link"}
+    {
+        "name",
+        "timezone",
+        "daily_time",
+        "command",
+        "description",
+        "title",
+        "link",
+        "path",
+        "country",
+        "number",
+        "note",
+        "line_name",
+        "contact",
+        "item",
+        "text",
+        "retention_days",
+    }
 )
 """Every ``$placeholder`` a text may use."""

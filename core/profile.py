@@ -27,8 +27,13 @@ SETTABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "is_adult": ("true", "false"),
     "consented": ("true", "false"),
     "situation": tuple(s.value for s in Situation),
+    "safety_mode": ("true",),
 }
-"""Fields a flow button may set with ``set:``, and the values each accepts."""
+"""Fields a flow button may set with ``set:``, and the values each accepts.
+
+``safety_mode`` can only be switched on by a flow (an answer that points to abuse or fear);
+a person ends it deliberately from ``/safety``, never by a flow button.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,9 @@ class Profile:
         daily_time: local time of day for their daily action, or None.
         situation: where they said they are, or None.
         onboarded_at: when they finished setting up, or None.
+        safety_mode: True while Mend keeps to self-care and safety help for this person:
+            no couple exercises, no reconnecting nudges, no group rituals started for them.
+        safety_since: when safety mode began, or None.
     """
 
     user: UserRef
@@ -52,6 +60,8 @@ class Profile:
     daily_time: time | None = None
     situation: Situation | None = None
     onboarded_at: datetime | None = None
+    safety_mode: bool = False
+    safety_since: datetime | None = None
 
     @property
     def onboarded(self) -> bool:
@@ -78,4 +88,6 @@ class Profile:
             return replace(self, is_adult=value == "true")
         if name == "consented":
             return replace(self, consented=value == "true")
+        if name == "safety_mode":
+            return replace(self, safety_mode=True)
         return replace(self, situation=Situation(value))

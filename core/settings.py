@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/mend.db"
     mend_default_timezone: str = "UTC"
     mend_encryption_keys: SecretStr | None = Field(default=None)
+    mend_retention_days: int = Field(default=180, ge=1, le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")

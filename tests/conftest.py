@@ -22,7 +22,7 @@ from content import CONTENT_DIR
 from core.content import Content, load_content
 from core.service import CoachService
 from core.storage import Database
-from tests.fakes import FakeClock
+from tests.fakes import TEST_CIPHER, FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -122,6 +122,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
     def empty(connection: Connection) -> None:
         connection.execute(text("DELETE FROM conversation_states"))
+        connection.execute(text("DELETE FROM safety_plan_items"))
         connection.execute(text("DELETE FROM users"))
 
     await db.run(empty)
@@ -131,4 +132,4 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 @pytest.fixture
 def service(content: Content, sqlite_db: Database, clock: FakeClock) -> CoachService:
-    return CoachService(content, sqlite_db, clock, default_timezone="UTC")
+    return CoachService(content, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")

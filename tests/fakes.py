@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.crypto import Cipher, generate_key
 from core.text_input import event_from_text
 from core.types import ChatKind, ChatRef, EventKind, IncomingEvent, Platform, UserRef
+
+TEST_CIPHER = Cipher([generate_key()])
+"""One throwaway key for every test service: free text is still really encrypted."""
 
 
 class FakeClock:

@@ -41,7 +41,7 @@ from core.types import (
     Reply,
     UserRef,
 )
-from tests.fakes import FakeClock, group_chat, person, pressed, private_chat, said
+from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, private_chat, said
 
 TELEGRAM_MAX_CHARS = 4096
 MAX_REPLY_CHARS = min(TELEGRAM_MAX_CHARS, MAX_TEXT_CHARS)
@@ -667,7 +667,7 @@ async def test_start_double_tapped_on_two_workers_starts_once(
 ) -> None:
     """Two processes sharing the database (a bot and the console) each get one /start."""
     other_db = Database(sqlite_db.url)
-    other = CoachService(content, other_db, clock, default_timezone="UTC")
+    other = CoachService(content, other_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     try:
         people = [person(f"tap-{n}") for n in range(4)]
         replies = await asyncio.gather(
@@ -1028,7 +1028,9 @@ def _check_turn(
 async def _play(url: str, scenario: Scenario, run: int) -> None:
     database = Database(url)
     try:
-        service = CoachService(_CONTENT, database, FakeClock(), default_timezone="UTC")
+        service = CoachService(
+            _CONTENT, database, FakeClock(), cipher=TEST_CIPHER, default_timezone="UTC"
+        )
         people = _people(scenario, run)
         turns = (act for act in scenario.acts for _ in range(act.times))
         for number, act in enumerate(turns):

@@ -15,7 +15,7 @@ from core.profile import Profile, Situation
 from core.service import CoachService, coach
 from core.storage import Database, StateRepository, UserRepository, VersionedState
 from core.types import Reply, UserRef
-from tests.fakes import FakeClock, group_chat, person, pressed, private_chat, said
+from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, private_chat, said
 
 ONBOARDING_KEYS = [
     "onboarding.intro",
@@ -194,10 +194,10 @@ async def test_a_restart_resumes_at_the_same_step(
     content: Content, sqlite_db: Database, clock: FakeClock
 ) -> None:
     sam = person()
-    first = CoachService(content, sqlite_db, clock, default_timezone="UTC")
+    first = CoachService(content, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     replies = await first.handle(said(sam, "/start"))
     await tap(first, sam, replies, "adult")
-    second = CoachService(content, sqlite_db, clock, default_timezone="UTC")
+    second = CoachService(content, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     replies = await second.handle(said(sam, "/start"))
     assert [r.key for r in replies] == ["start.resume", "onboarding.consent"]
 
@@ -288,7 +288,7 @@ async def test_stale_state_is_retried_once_then_the_person_is_asked_again(
 async def test_onboarding_on_every_database(
     content: Content, database: Database, clock: FakeClock
 ) -> None:
-    service = CoachService(content, database, clock, default_timezone="UTC")
+    service = CoachService(content, database, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     sam = person("31")
     keys = await onboard(service, sam, zone="UTC+5:30")
     assert keys[-1] == "onboarding.done"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -177,7 +178,11 @@ def test_code_required_key_missing(tree: Path, key: str) -> None:
             node = node[part]
         del node[leaf]
 
-    path = tree / "locales/en" / ("settings.yaml" if key.startswith("settings.") else "common.yaml")
+    path = next(
+        p
+        for p in sorted((tree / "locales/en").glob("*.yaml"))
+        if key.split(".")[0] in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+    )
     edit_yaml(path, drop)
     problems = problems_of(tree)
     assert_mentions(problems, "code", repr(key), "missing")
@@ -490,3 +495,27 @@ def test_content_has_no_copied_passages() -> None:
     )
     assert "no copied passages" in result.stdout, result.stdout + result.stderr
     assert result.returncode == 0
+
+
+_CLAIMS = re.compile(
+    r"\b(i am|i'm|im|mend is) (a |an |your )?(licensed |qualified |certified )?"
+    r"(therapist|counsell?or|psychologist|psychiatrist|doctor|clinician|human|person)\b",
+    re.IGNORECASE,
+)
+_LICENSED = re.compile(r"\blicensed\b", re.IGNORECASE)
+
+
+def test_no_text_claims_mend_is_a_therapist_a_human_or_licensed(content: Content) -> None:
+    claims = {k: t for k, t in content.texts.by_key.items() if _CLAIMS.search(t)}
+    assert claims == {}
+    # "licensed" appears only pointing people to a licensed professional, never about Mend.
+    for key, text in content.texts.by_key.items():
+        for match in _LICENSED.finditer(text):
+            before = text[max(0, match.start() - 4) : match.start()].lower()
+            assert before.endswith("a "), (key, text)
+
+
+def test_the_claims_check_would_catch_a_claim() -> None:
+    assert _CLAIMS.search("Hi, I'm a licensed therapist.")
+    assert _CLAIMS.search("Mend is a human coach")
+    assert not _CLAIMS.search("I'm Mend, an AI coach: not a human and not a therapist.")

@@ -49,6 +49,12 @@ MESSAGE_CONTENT = 1 << 15
 GUILD_MEMBERS = 1 << 1
 GUILD_PRESENCES = 1 << 8
 HELLO, HEARTBEAT, IDENTIFY, DISPATCH, RESUME, HEARTBEAT_ACK = 10, 1, 2, 0, 6, 11
+COMMAND_COUNT = sum(
+    len(group["commands"])
+    for group in yaml.safe_load((CONTENT_DIR / "commands.yaml").read_text(encoding="utf-8"))[
+        "groups"
+    ]
+)
 CHILD_GUARD = Path(__file__).resolve().parent / "child_guard"
 
 
@@ -481,7 +487,7 @@ async def test_run_connects_discord_until_sigterm(
 
     assert done.returncode == 0, done.stderr
     assert "Discord adapter stopped" in done.stderr
-    assert "published 4 slash commands to all servers and DMs" in done.stderr
+    assert f"published {COMMAND_COUNT} slash commands to all servers and DMs" in done.stderr
     assert "DISCORD_MESSAGE_CONTENT is off" in done.stderr
     assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr
     await assert_closed_cleanly(session)
@@ -514,7 +520,7 @@ async def test_run_with_message_content_and_a_dev_server(
     done = await stop_with_sigterm(mend)
 
     assert done.returncode == 0, done.stderr
-    assert f"published 4 slash commands to server {DEV_GUILD_ID}" in done.stderr
+    assert f"published {COMMAND_COUNT} slash commands to server {DEV_GUILD_ID}" in done.stderr
     assert "message content on" in done.stderr
     assert "Discord adapter stopped" in done.stderr
     await assert_closed_cleanly(discord_api.sessions[0])

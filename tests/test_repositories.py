@@ -23,9 +23,9 @@ def count_users(connection: Connection) -> int:
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert await database.run(current_revision) == "0001"
+    assert await database.run(current_revision) == "0002"
     await database.migrate()
-    assert await database.run(current_revision) == "0001"
+    assert await database.run(current_revision) == "0002"
 
 
 async def test_new_person_gets_an_empty_profile_once(database: Database) -> None:

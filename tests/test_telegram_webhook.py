@@ -20,7 +20,7 @@ from core.service import CoachService
 from core.settings import Settings
 from core.storage import Database
 from tests import telegram_fakes as tg
-from tests.fakes import FakeClock
+from tests.fakes import TEST_CIPHER, FakeClock
 
 PATH = "/tg/hook"
 SECRET = "s3cret_value"
@@ -233,7 +233,7 @@ async def wait_for(condition: Callable[[], bool], *, seconds: float = 5.0) -> No
 async def test_start_webhook_registers_and_serves_updates(
     content: Content, sqlite_db: Database, clock: FakeClock
 ) -> None:
-    service = CoachService(content, sqlite_db, clock, default_timezone="UTC")
+    service = CoachService(content, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")
     core = Core(service=service, content=content, database=sqlite_db)
     port = free_port()
     settings = Settings(

@@ -14,7 +14,7 @@ from core import keys
 from core.content.catalog import Content, Texts
 from core.content.errors import ContentError
 from core.content.schema import CommandsFile, FlowSpec
-from core.flows.effects import EFFECTS
+from core.flows.effects import ACTIONS, EFFECTS, NOTES
 from core.flows.payload import MAX_PAYLOAD_BYTES, encode
 from core.profile import SETTABLE_FIELDS
 
@@ -105,6 +105,12 @@ def _check_flow(flow: FlowSpec, texts: Mapping[str, str], problems: list[str]) -
             problems.append(f"{here}: needs exactly one of buttons, input, next or end")
         if step.effect is not None and step.effect not in EFFECTS:
             problems.append(f"{here}: unknown effect {step.effect!r}")
+        if step.action is not None and step.action not in ACTIONS:
+            problems.append(f"{here}: unknown action {step.action!r}")
+        if step.input is not None and (step.input.kind == "note") != (step.input.note is not None):
+            problems.append(f"{here}: a note input, and only a note input, names its note")
+        if step.input is not None and step.input.note is not None and step.input.note not in NOTES:
+            problems.append(f"{here}: unknown note {step.input.note!r}")
         used = [step.say] + [b.label for b in step.buttons]
         targets = [b.next for b in step.buttons if b.next is not None]
         if step.input is not None:

@@ -26,15 +26,19 @@ class InputSpec(BaseModel):
 
     model_config = _STRICT
 
-    kind: Literal["timezone", "local_time"]
+    kind: Literal["timezone", "local_time", "note"]
     next: str
     invalid: str
+    note: str | None = None
+    """For ``kind: note``: where the person's words are kept (``core.flows.effects.NOTES``)."""
 
 
 class StepSpec(BaseModel):
     """One step of a flow: what Mend says, and what may happen next.
 
     Exactly one of ``buttons``, ``input``, ``next`` or ``end`` decides what follows.
+    ``effect`` changes the profile on entry (pure); ``action`` asks the service to do
+    something with stored data on entry (such as deleting everything about the person).
     """
 
     model_config = _STRICT
@@ -45,6 +49,7 @@ class StepSpec(BaseModel):
     next: str | None = None
     end: bool = False
     effect: str | None = None
+    action: str | None = None
 
 
 class FlowSpec(BaseModel):

@@ -1,4 +1,8 @@
-"""Named effects a flow step may trigger on entry, as pure profile changes."""
+"""What a flow step may trigger: effects (pure profile changes), actions and notes.
+
+Effects run inside the engine. Actions and notes are requests the engine hands back to the
+service, which carries them out in the same transaction (the engine does no I/O).
+"""
 
 from __future__ import annotations
 
@@ -26,3 +30,23 @@ EFFECTS: dict[str, Effect] = {
     "forget_setup": _forget_setup,
 }
 """Every effect a flow may name with ``effect:``."""
+
+DELETE_PERSON = "delete_person"
+"""Remove every row about the person, in every table."""
+
+SHOW_SAFETY_PLAN = "show_safety_plan"
+"""Show the person their own safety plan."""
+
+EXPORT_PERSON = "export_person"
+"""Send the person everything stored about them (service only, from ``/export``)."""
+
+SAFETY_STATUS = "safety_status"
+"""Show whether safety mode is on, with its buttons (service only, from ``/safety``)."""
+
+ACTIONS: frozenset[str] = frozenset({DELETE_PERSON, SHOW_SAFETY_PLAN})
+"""Every action a flow step may name with ``action:``."""
+
+NOTES: frozenset[str] = frozenset(
+    {"safety_plan.signs", "safety_plan.coping", "safety_plan.people", "safety_plan.place"}
+)
+"""Where a ``kind: note`` input may keep a person's words: ``<store>.<item>``."""

@@ -16,8 +16,12 @@ from core.flows.payload import FlowPayload, encode
 from core.keys import USE_BUTTONS
 from core.localtime import parse_local_time
 from core.profile import Profile
+from core.text_input import clean_text
 from core.timezones import parse_timezone
 from core.types import Button, Reply
+
+MAX_NOTE_CHARS = 500
+"""Longest answer a note step keeps; a longer one is asked again, never cut silently."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +40,17 @@ class StepResult:
         replies: what to say, in order.
         state: the step now waiting for an answer, or None when the flow ended.
         profile: the profile after any answers and effects.
+        notes: ``(note, text)`` pairs of a person's own words for the service to keep
+            (encrypted) where ``note`` says.
+        actions: named actions (``core.flows.effects.ACTIONS``) for the service to carry
+            out on stored data, in order.
     """
 
     replies: tuple[Reply, ...]
     state: FlowState | None
     profile: Profile
+    notes: tuple[tuple[str, str], ...] = ()
+    actions: tuple[str, ...] = ()
 
 
 class FlowEngine:
@@ -90,6 +100,12 @@ class FlowEngine:
         if step.input is None:
             hint = self._say(USE_BUTTONS, profile)
             return StepResult((hint, *self.show(state, profile)), state, profile)
+        if step.input.kind == "note":
+            words = clean_text(text)
+            if not words or len(words) > MAX_NOTE_CHARS or step.input.note is None:
+                return StepResult((self._say(step.input.invalid, profile),), state, profile)
+            entered = self._enter(flow, step.input.next, profile, now)
+            return replace(entered, notes=((step.input.note, words), *entered.notes))
         updated: Profile | None = None
         if step.input.kind == "timezone":
             zone = parse_timezone(text)
@@ -103,14 +119,17 @@ class FlowEngine:
 
     def _enter(self, flow: FlowSpec, step_id: str, profile: Profile, now: datetime) -> StepResult:
         replies: list[Reply] = []
+        actions: list[str] = []
         for _ in range(len(flow.steps) + 1):
             step = flow.steps[step_id]
             if step.effect is not None:
                 profile = EFFECTS[step.effect](profile, now)
+            if step.action is not None:
+                actions.append(step.action)
             replies.append(self._render(flow, step_id, step, profile))
             if step.next is None:
                 state = None if step.end else FlowState(flow.id, step_id)
-                return StepResult(tuple(replies), state, profile)
+                return StepResult(tuple(replies), state, profile, actions=tuple(actions))
             step_id = step.next
         raise RuntimeError(f"flow {flow.id} loops through automatic steps")
 

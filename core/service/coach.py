@@ -12,11 +12,24 @@ from sqlalchemy import Connection
 from core import keys
 from core.clock import Clock
 from core.content import Content, ContentError
+from core.crypto import Cipher
+from core.flows import effects
 from core.flows.engine import FlowEngine, FlowState, StepResult
 from core.flows.payload import decode
 from core.flows.scope import state_key
+from core.privacy import delete_person, export_person
 from core.profile import Profile
+from core.safety import Category, Screening, screen
+from core.safety.resources import ResourceBook, load_resources
+from core.safety.scope import ScopeQuestion, scope_question
 from core.service.locks import KeyedLocks
+from core.service.safety import (
+    SafetyAction,
+    SafetyDesk,
+    decode_action,
+    enters_safety_mode,
+    with_safety_mode,
+)
 from core.storage import (
     Database,
     StaleStateError,
@@ -24,15 +37,24 @@ from core.storage import (
     UserRepository,
     load_turn,
 )
-from core.types import EventKind, IncomingEvent, Reply
+from core.storage.safety_plans import SafetyPlanRepository
+from core.types import Attachment, EventKind, IncomingEvent, Reply
 
 log = logging.getLogger(__name__)
 
 ONBOARDING = "onboarding"
 SETTINGS = "settings"
-REQUIRED_FLOWS = (ONBOARDING, SETTINGS)
+SAFETY_PLAN = "safety_plan"
+DELETE = "delete"
+REQUIRED_FLOWS = (ONBOARDING, SETTINGS, SAFETY_PLAN, DELETE)
+SAFE_FLOWS = frozenset({SAFETY_PLAN})
+"""Flows where a flagged answer is kept rather than interrupting: the person is already
+writing about hard moments, with help on screen (a message about danger right now still
+interrupts)."""
+EXPORT_FILENAME = "mend-export.json"
 
 Handler = Callable[[IncomingEvent, Profile, FlowState | None, datetime], StepResult]
+_NOT_SCREENED = Screening(Category.NONE, ())
 
 
 class CoachService:
@@ -44,20 +66,37 @@ class CoachService:
     """
 
     def __init__(
-        self, content: Content, database: Database, clock: Clock, *, default_timezone: str
+        self,
+        content: Content,
+        database: Database,
+        clock: Clock,
+        *,
+        cipher: Cipher,
+        default_timezone: str,
+        resources: ResourceBook | None = None,
+        retention_days: int = 180,
     ) -> None:
         self._content = content
         self._database = database
         self._clock = clock
+        self._cipher = cipher
         self._default_timezone = default_timezone
+        self._retention_days = retention_days
         self._engine = FlowEngine(content, default_timezone=default_timezone)
+        self._safety = SafetyDesk(
+            content, resources or load_resources(), default_timezone=default_timezone
+        )
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
         self._commands: dict[str, Handler] = {
+            "safety": self._safety_command,
             "cancel": self._cancel,
             "help": self._help,
             "start": self._start,
             "settings": self._settings,
+            "privacy": self._privacy,
+            "export": self._export,
+            "delete": self._delete,
         }
         problems = [f"flow {f!r} is missing" for f in REQUIRED_FLOWS if f not in content.flows]
         listed = set(content.commands)
@@ -74,42 +113,92 @@ class CoachService:
             return [] if event.chat.is_private else [self._say(keys.START_GROUP)]
         if event.kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT):
             return []
-        if not event.chat.is_private and not event.addressed_to_bot:
+        # The safety screen runs first, on every free-text message, even group chatter
+        # not meant for Mend: a disclosure there still deserves a careful answer.
+        screening = screen(event.text) if event.kind is EventKind.TEXT else _NOT_SCREENED
+        if not event.chat.is_private and not event.addressed_to_bot and not screening.is_hit:
             return []
         key = state_key("user_in_chat", event.chat, event.user)
         async with self._locks.hold(key):
             for _attempt in range(2):
                 try:
-                    return await self._turn(event, key)
+                    return await self._turn(event, key, screening)
                 except StaleStateError:
                     log.info("conversation changed by another writer; retrying once")
             return [self._say(keys.BUSY)]
 
-    async def _turn(self, event: IncomingEvent, key: str) -> list[Reply]:
+    async def _turn(self, event: IncomingEvent, key: str, screening: Screening) -> list[Reply]:
         now = self._clock.now()
-        return await self._database.run(lambda connection: self._apply(connection, event, key, now))
+        return await self._database.run(
+            lambda connection: self._apply(connection, event, key, now, screening)
+        )
 
     def _apply(
-        self, connection: Connection, event: IncomingEvent, key: str, now: datetime
+        self,
+        connection: Connection,
+        event: IncomingEvent,
+        key: str,
+        now: datetime,
+        screening: Screening,
     ) -> list[Reply]:
         """One turn inside one transaction: read, decide (pure), write what changed."""
         profile, stored = load_turn(connection, event.user, key, now)
         state = stored.state if self._engine.has(stored.state) else None
-        result = self._route(event, profile, state, now)
+        result = self._route(event, profile, state, now, screening)
+        if result.profile.safety_mode and result.profile.safety_since is None:
+            # A flow answer that points to abuse or fear switched safety mode on.
+            result = replace(result, profile=replace(result.profile, safety_since=now))
+        plans = SafetyPlanRepository(connection, self._cipher)
+        for note, text in result.notes:
+            plans.save(event.user, note, text, now)
+        replies = list(result.replies)
+        for action in result.actions:
+            if action == effects.DELETE_PERSON:
+                delete_person(connection, event.user)
+                return replies
+            replies += self._act(action, connection, event, result.profile, now)
         if result.profile != profile:
             UserRepository(connection).save(result.profile, now)
         if result.state != stored.state:
             StateRepository(connection).save(key, result.state, stored.version, now)
-        return list(result.replies)
+        return replies
+
+    def _act(
+        self,
+        action: str,
+        connection: Connection,
+        event: IncomingEvent,
+        profile: Profile,
+        now: datetime,
+    ) -> list[Reply]:
+        """Carry out an action that reads stored data, returning what to add to the turn."""
+        private_to = None if event.chat.is_private else event.user
+        if action == effects.EXPORT_PERSON:
+            data = export_person(connection, event.user, self._cipher, now)
+            reply = self._say(keys.EXPORT_READY, profile)
+            attachment = Attachment(EXPORT_FILENAME, data, "application/json")
+            return [replace(reply, attachment=attachment, private_to=event.user)]
+        items = SafetyPlanRepository(connection, self._cipher).items(event.user)
+        if action == effects.SHOW_SAFETY_PLAN:
+            return [replace(self._safety.plan(profile, items), private_to=private_to)]
+        if action == effects.SAFETY_STATUS:
+            status = self._safety.mode_status(profile, plan_exists=bool(items))
+            return [replace(status, private_to=private_to)]
+        raise ValueError(f"unknown action {action!r}")
 
     def _route(
-        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+        self,
+        event: IncomingEvent,
+        profile: Profile,
+        state: FlowState | None,
+        now: datetime,
+        screening: Screening,
     ) -> StepResult:
         if event.kind is EventKind.COMMAND:
             return self._command(event, profile, state, now)
         if event.kind is EventKind.BUTTON:
             return self._button(event, profile, state, now)
-        return self._text(event, profile, state, now)
+        return self._text(event, profile, state, now, screening)
 
     def _command(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
@@ -128,6 +217,9 @@ class CoachService:
     def _button(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
     ) -> StepResult:
+        action = decode_action(event.payload or "")
+        if action is not None:
+            return self._safety_press(action, event, profile, state, now)
         press = decode(event.payload or "")
         result = None
         if press is not None and state is not None:
@@ -138,13 +230,77 @@ class CoachService:
         return self._stay(state, profile, stale)
 
     def _text(
-        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+        self,
+        event: IncomingEvent,
+        profile: Profile,
+        state: FlowState | None,
+        now: datetime,
+        screening: Screening,
     ) -> StepResult:
         if not event.text:
             return self._stay(state, profile, self._say(keys.EMPTY_TEXT, profile))
+        if screening.is_hit:
+            safe_flow = state is not None and state.flow in SAFE_FLOWS
+            if not safe_flow or screening.category is Category.EMERGENCY:
+                return self._safety_hit(event, profile, state, now, screening)
+            if enters_safety_mode(screening):
+                profile = with_safety_mode(profile, now)
+        question = scope_question(event.text)
+        if question is not None:
+            key = (
+                keys.SCOPE_DIAGNOSIS if question is ScopeQuestion.DIAGNOSIS else keys.SCOPE_IDENTITY
+            )
+            return self._stay(state, profile, self._say(key, profile))
         if state is not None:
             return self._engine.answer(state, event.text, profile, now)
         return StepResult((self._pointer(profile),), None, profile)
+
+    def _safety_hit(
+        self,
+        event: IncomingEvent,
+        profile: Profile,
+        state: FlowState | None,
+        now: datetime,
+        screening: Screening,
+    ) -> StepResult:
+        """The normal flow stops for this turn; the person's place in it is kept."""
+        # Partners of the writer arrive with pairing; until then only the writer is known.
+        replies = self._safety.on_hit(screening, event.chat, profile)
+        if enters_safety_mode(screening):
+            profile = with_safety_mode(profile, now)
+        return StepResult(tuple(replies), state, profile)
+
+    def _safety_press(
+        self,
+        action: SafetyAction,
+        event: IncomingEvent,
+        profile: Profile,
+        state: FlowState | None,
+        now: datetime,
+    ) -> StepResult:
+        """A safety button: works from any message, in any state, without changing it."""
+        desk = self._safety
+        if action is SafetyAction.PLAN:
+            return self._engine.start(SAFETY_PLAN, profile, now)
+        if action is SafetyAction.SEE_PLAN:
+            return StepResult((), state, profile, actions=(effects.SHOW_SAFETY_PLAN,))
+        if action is SafetyAction.MODE_START:
+            return StepResult(
+                tuple(desk.mode_started(profile)), state, with_safety_mode(profile, now)
+            )
+        if action is SafetyAction.MODE_END_YES:
+            if not profile.safety_mode:
+                return StepResult(tuple(desk.mode_ended(profile)), state, profile)
+            ended = replace(profile, safety_mode=False, safety_since=None)
+            return StepResult(tuple(desk.mode_ended(ended)), state, ended)
+        replies = {
+            SafetyAction.SAFE: desk.safe,
+            SafetyAction.UNSAFE: desk.unsafe,
+            SafetyAction.GROUND: desk.grounding,
+            SafetyAction.MODE_END: desk.mode_end_ask,
+            SafetyAction.MODE_KEEP: desk.mode_kept,
+        }[action](profile)
+        return StepResult(tuple(replies), state, profile)
 
     def _cancel(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
@@ -196,6 +352,31 @@ class CoachService:
         if not profile.onboarded:
             return StepResult((self._say(keys.SETTINGS_NEEDS_START, profile),), state, profile)
         return self._engine.start(SETTINGS, profile, now)
+
+    def _safety_command(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        """Tips, resources and safety mode: privately, in any state, even during a break."""
+        replies = self._safety.safety_command(profile)
+        if not event.chat.is_private:
+            replies = [replace(r, private_to=event.user) for r in replies]
+        return StepResult(tuple(replies), state, profile, actions=(effects.SAFETY_STATUS,))
+
+    def _privacy(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        reply = self._say(keys.PRIVACY_SUMMARY, profile, retention_days=str(self._retention_days))
+        return StepResult((reply,), state, profile)
+
+    def _export(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        return StepResult((), state, profile, actions=(effects.EXPORT_PERSON,))
+
+    def _delete(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        return self._engine.start(DELETE, profile, now)
 
     def _stay(self, state: FlowState | None, profile: Profile, first: Reply) -> StepResult:
         """Say ``first`` and, inside a flow, repeat the step so the person can carry on."""

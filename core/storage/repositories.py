@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, Table, bindparam, select, update
+from sqlalchemy import Connection, Insert, Row, Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.crypto import Cipher
 from core.flows.engine import FlowState
 from core.profile import Profile, Situation
+from core.storage.personal_data import Exported, PersonalDataHooks, iso, like_escape
 from core.storage.tables import conversation_states as states_table
 from core.storage.tables import users
 from core.types import UserRef
@@ -63,6 +65,8 @@ _PROFILE_COLUMNS = (
     users.c.daily_time,
     users.c.situation,
     users.c.onboarded_at,
+    users.c.safety_mode,
+    users.c.safety_since,
 )
 _THIS_USER = (
     users.c.platform == bindparam("who_platform"),
@@ -80,6 +84,8 @@ _SAVE_USER = (
         daily_time=bindparam("new_daily_time"),
         situation=bindparam("new_situation"),
         onboarded_at=bindparam("new_onboarded_at"),
+        safety_mode=bindparam("new_safety_mode"),
+        safety_since=bindparam("new_safety_since"),
         updated_at=bindparam("now"),
     )
 )
@@ -119,6 +125,8 @@ def _profile(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
         daily_time=_time(row.daily_time),
         situation=Situation(row.situation) if row.situation else None,
         onboarded_at=_aware(row.onboarded_at),
+        safety_mode=bool(row.safety_mode),
+        safety_since=_aware(row.safety_since),
     )
 
 
@@ -147,6 +155,7 @@ class UserRepository:
             "platform": user.platform.value,
             "platform_user_id": user.user_id,
             "consented": False,
+            "safety_mode": False,
             "created_at": now,
             "updated_at": now,
         }
@@ -169,6 +178,8 @@ class UserRepository:
                 "new_daily_time": _hhmm(profile.daily_time),
                 "new_situation": profile.situation.value if profile.situation else None,
                 "new_onboarded_at": profile.onboarded_at,
+                "new_safety_mode": profile.safety_mode,
+                "new_safety_since": profile.safety_since,
                 "now": now,
             },
         )
@@ -228,3 +239,70 @@ def load_turn(
     if row is not None:
         return _profile(user, row), _versioned(row)
     return UserRepository(connection).create(user, now), StateRepository(connection).load(key)
+
+
+def _state_keys_of(user: UserRef) -> Any:
+    """Conversation states that belong to one person: their own, and theirs in each chat.
+
+    Keys are built by ``core.flows.scope.state_key``: ``u:<platform>:<user>`` and
+    ``uc:<platform>:<chat>:<user>``. Chat-wide states (``c:``) belong to no one person.
+    """
+    own = f"u:{user.platform.value}:{user.user_id}"
+    in_chats = f"uc:{like_escape(user.platform.value)}:%:{like_escape(user.user_id)}"
+    return or_(
+        states_table.c.key == own,
+        states_table.c.key.like(in_chats, escape="\\"),
+    )
+
+
+def _export_user(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
+    row = connection.execute(select(users).where(*_THIS_USER), _who(user)).first()
+    if row is None:
+        return []
+    return [
+        {
+            "platform": row.platform,
+            "platform_user_id": row.platform_user_id,
+            "is_adult": row.is_adult,
+            "consented": row.consented,
+            "timezone": row.timezone,
+            "daily_time": row.daily_time,
+            "situation": row.situation,
+            "onboarded_at": iso(_aware(row.onboarded_at)),
+            "safety_mode": row.safety_mode,
+            "safety_since": iso(_aware(row.safety_since)),
+            "first_seen": iso(_aware(row.created_at)),
+            "last_changed": iso(_aware(row.updated_at)),
+        }
+    ]
+
+
+def _delete_user(connection: Connection, user: UserRef) -> int:
+    return connection.execute(delete(users).where(*_THIS_USER), _who(user)).rowcount
+
+
+def _export_states(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
+    rows = connection.execute(
+        select(states_table.c.flow, states_table.c.step, states_table.c.updated_at)
+        .where(_state_keys_of(user), states_table.c.flow.is_not(None))
+        .order_by(states_table.c.updated_at)
+    )
+    return [{"flow": r.flow, "step": r.step, "since": iso(_aware(r.updated_at))} for r in rows]
+
+
+def _delete_states(connection: Connection, user: UserRef) -> int:
+    return connection.execute(delete(states_table).where(_state_keys_of(user))).rowcount
+
+
+USER_HOOKS = PersonalDataHooks(
+    section="profile", tables=(users,), export=_export_user, delete=_delete_user
+)
+"""The profile's part in export and deletion (it holds no free text)."""
+
+STATE_HOOKS = PersonalDataHooks(
+    section="conversations",
+    tables=(states_table,),
+    export=_export_states,
+    delete=_delete_states,
+)
+"""Where the person's conversations stand: flow and step names only, no text."""

@@ -6,11 +6,14 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -35,6 +38,8 @@ users = Table(
     Column("daily_time", String(5), nullable=True),
     Column("situation", String(32), nullable=True),
     Column("onboarded_at", DateTime(timezone=True), nullable=True),
+    Column("safety_mode", Boolean, nullable=False, default=False, server_default=false()),
+    Column("safety_since", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("platform", "platform_user_id"),
@@ -55,3 +60,19 @@ conversation_states = Table(
 Rows are never deleted when a flow ends, so ``version`` only ever grows and a stale
 writer can never match a row that was recreated under it.
 """
+
+ENCRYPTED = {"encrypted": True}
+"""Column ``info`` marking free text a person wrote: stored only as ciphertext, rotated by
+``mend rotate-keys``, purged after the retention period."""
+
+safety_plan_items = Table(
+    "safety_plan_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("text", Text, nullable=False, info=ENCRYPTED),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "item"),
+)
+"""A person's own short safety plan, one row per part, in their words (encrypted)."""

@@ -180,7 +180,7 @@ async def test_export_holds_everything_about_the_person_and_nothing_about_anyone
     replies = await both.handle(said(sam, "/export"))
     assert [r.key for r in replies] == [keys.EXPORT_READY]
     attachment = replies[0].attachment
-    assert attachment is not None and replies[0].private_to == sam
+    assert attachment is not None and replies[0].private_to is None  # a private chat already
     assert attachment.filename.endswith(".json")
     raw = attachment.data.decode("utf-8")
     assert ROBIN_ID not in raw and OTHER_CANARY not in raw and "Robin" not in raw

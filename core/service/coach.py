@@ -177,7 +177,7 @@ class CoachService:
             data = export_person(connection, event.user, self._cipher, now)
             reply = self._say(keys.EXPORT_READY, profile)
             attachment = Attachment(EXPORT_FILENAME, data, "application/json")
-            return [replace(reply, attachment=attachment, private_to=event.user)]
+            return [replace(reply, attachment=attachment, private_to=private_to)]
         items = SafetyPlanRepository(connection, self._cipher).items(event.user)
         if action == effects.SHOW_SAFETY_PLAN:
             return [replace(self._safety.plan(profile, items), private_to=private_to)]

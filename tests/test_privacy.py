@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, select
 
+from bots.app import build_core
 from core import keys
 from core.content import Content
 from core.privacy import HOOKS, purge_expired
 from core.service import CoachService
 from core.service.safety import SafetyAction, encode_action
+from core.settings import Settings
 from core.storage import Database
 from core.storage.rotation import encrypted_columns
 from core.storage.tables import metadata, users
@@ -325,3 +330,40 @@ async def test_a_safety_plan_answer_must_be_words_of_a_sensible_length(
     assert [r.key for r in too_long] == ["safety.plan.invalid"]
     fine = await service.handle(said(sam, "a" * 500))
     assert [r.key for r in fine] == ["safety.plan.ask_coping"]
+
+
+async def test_mend_purges_old_written_words_at_every_start(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}"
+    settings = Settings(_env_file=None, database_url=url, mend_retention_days=30)  # type: ignore[call-arg]
+    clock = FakeClock()
+    sam = person(SAM_ID)
+    core = await build_core(settings, clock=clock)
+    try:
+        await onboard(core.service, sam)
+        await make_plan(core.service, sam, CANARY)
+    finally:
+        await core.database.close()
+    for days, expected in ((29, keys.SAFETY_PLAN_SHOWN), (2, keys.SAFETY_PLAN_EMPTY)):
+        clock.advance(days=days)
+        core = await build_core(settings, clock=clock)
+        try:
+            seen = await core.service.handle(pressed(sam, encode_action(SafetyAction.SEE_PLAN)))
+        finally:
+            await core.database.close()
+        assert [r.key for r in seen] == [expected]
+
+
+def test_mend_purge_runs_the_purge_by_hand(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "bots", "purge"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deleted 0 stored texts older than 180 days"

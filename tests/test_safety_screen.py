@@ -1,8 +1,9 @@
 """The safety screen's building blocks, the ``mend screen`` command, and its evaluation set.
 
-The classifier does not yet meet issue 5's targets on ``tests/data/safety_examples.yaml``
-(an evaluation set written independently of the cues); ``test_figures_on_the_evaluation_set``
-prints where it stands so every run shows the gap, and asserts only what already holds.
+``test_figures_on_the_evaluation_set`` holds the screen to issue 5's targets on
+``tests/data/safety_examples.yaml`` (an evaluation set written independently of the cues) and
+prints recall, false-positive rate, recall per category and category accuracy under
+``pytest -s``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ DANGER = ("self_harm", "partner_harm", "emergency")
         ("I\u2019m scared of him", "i am scared of him"),
         ("Caf\u00e9 na\u00efve", "cafe naive"),
         ("thinking about sucide", "thinking about suicide"),
+        ("he'll kill me. im scared", "he will kill me , i am scared"),
+        ("ill do it tonight", "i will do it tonight"),
+        ("i feel ill today", "i feel ill today"),
+        ("wish i'd never been born", "wish i had never been born"),
+        ("i'd go", "i would go"),
+        ("kms rn", "kill myself right now"),
+        ("lowkey want to unalive myself", "lowkey want to kill myself"),
+        ("he threatened to unalive me", "he threatened to kill me"),
+        ("wanna dye and be done", "want to die and be done"),
+        ("wanna dye my hair pink", "want to dye my hair pink"),
+        ("su1c1de", "suicide"),
+        ("i want to diiiie", "i want to die"),
+        ("sewer slide", "suicide"),
         ("", ""),
     ],
 )
@@ -50,6 +64,26 @@ def test_normalize_mends_typing(typed: str, normal: str) -> None:
         ("he hit me last night", Category.PARTNER_HARM),
         ("he's breaking down the door", Category.EMERGENCY),
         ("not suicidal, just tired", Category.NONE),
+        ("no, I'm not thinking of hurting myself", Category.NONE),
+        ("I don't want to die, I want us to be ok", Category.NONE),
+        ("not sure why but I want to die", Category.SELF_HARM),
+        ("I don't want to kill myself but I don't want to be alive either", Category.SELF_HARM),
+        ("im not suicidal, i just want to stop existing", Category.SELF_HARM),
+        ("she would never hurt me", Category.NONE),
+        ("he's never been violent, he just sulks", Category.NONE),
+        ("I'd die for a coffee", Category.NONE),
+        ("he hit the gym", Category.NONE),
+        ("she's always on her phone", Category.NONE),
+        ("we share a bank account and disagree on savings", Category.NONE),
+        ("he threatened to leave me", Category.NONE),
+        ("my husband keeps saying he wants to die", Category.SELF_HARM),
+        ("how many pills would it take", Category.SELF_HARM),
+        ("everyone would be better off without me", Category.SELF_HARM),
+        ("he's outside with a knife", Category.EMERGENCY),
+        ("I took the pills an hour ago", Category.EMERGENCY),
+        ("I'm standing on the bridge", Category.EMERGENCY),
+        ("tonight I'm going to end it", Category.EMERGENCY),
+        ("he checks my location all the time", Category.PARTNER_HARM),
     ],
 )
 def test_screen_reads_negation_and_figures_of_speech(text: str, category: Category) -> None:
@@ -63,6 +97,18 @@ def test_screening_names_cues_never_text() -> None:
     assert all(" " not in cue for cue in result.cues)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had suicidal thoughts as a teenager but I've been well for years",
+        "in the book the main character takes his own life",
+        "I'm writing an essay on domestic violence",
+    ],
+)
+def test_unless_cancels_a_broad_cue_for_a_past_that_is_over_or_fiction(text: str) -> None:
+    assert screen(text).category is Category.NONE
+
+
 def test_a_malformed_cue_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "cues.yaml"
     bad.write_text(
@@ -70,6 +116,23 @@ def test_a_malformed_cue_file_is_refused(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(CueError, match="broken"):
+        load_cues(bad)
+
+
+@pytest.mark.parametrize(
+    ("cue", "complaint"),
+    [
+        ("name: Bad Name\n    category: self_harm\n    patterns: [x]", "snake"),
+        ("name: odd\n    category: self_harm\n    patterns: [x]\n    extra: 1", "extra"),
+        ("name: gap\n    category: self_harm\n    patterns: ['{nowhere}']", "nowhere"),
+        ("name: calm\n    category: none\n    patterns: [x]", "danger"),
+        ("name: lone\n    category: self_harm\n    patterns: x", "list"),
+    ],
+)
+def test_cue_file_mistakes_are_named(tmp_path: Path, cue: str, complaint: str) -> None:
+    bad = tmp_path / "cues.yaml"
+    bad.write_text(f"groups: {{}}\ncues:\n  - {cue}\n", encoding="utf-8")
+    with pytest.raises(CueError, match=complaint):
         load_cues(bad)
 
 
@@ -94,10 +157,20 @@ def test_figures_on_the_evaluation_set() -> None:
     negatives = examples["none"]
     assert len(positives) >= 150 and len(negatives) >= 150
     assert len(set(positives + negatives)) == len(positives) + len(negatives)
-    recall = sum(screen(t).is_hit for t in positives) / len(positives)
-    false_positives = sum(screen(t).is_hit for t in negatives) / len(negatives)
+    found = {label: [screen(t).category for t in examples[label]] for label in (*DANGER, "none")}
+    recall = sum(c is not Category.NONE for label in DANGER for c in found[label]) / len(positives)
+    false_positives = sum(c is not Category.NONE for c in found["none"]) / len(negatives)
+    per_category = {
+        label: sum(c is not Category.NONE for c in found[label]) / len(found[label])
+        for label in DANGER
+    }
+    right = sum(c == label for label, categories in found.items() for c in categories)
+    accuracy = right / (len(positives) + len(negatives))
     print(
         f"\nsafety screen on {len(positives)} positives and {len(negatives)} hard negatives: "
         f"recall {recall:.3f} (target 0.97), false-positive rate {false_positives:.3f} "
-        "(target 0.05)"
+        f"(target 0.05), category accuracy {accuracy:.3f}; recall per category: "
+        + ", ".join(f"{label} {value:.3f}" for label, value in per_category.items())
     )
+    assert recall >= 0.97
+    assert false_positives <= 0.05

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.safety.cues import CUES, NEGATION_WINDOW, NEGATIONS, Category, Cue
+from core.safety.cues import (
+    ADJACENT_NEGATIONS,
+    CUES,
+    NEGATION_SCOPE,
+    NEGATION_WINDOW,
+    NEGATIONS,
+    Category,
+    Cue,
+)
 from core.safety.normalize import normalize
 
 __all__ = ["Category", "Screening", "screen"]
 
 _PRIORITY = (Category.EMERGENCY, Category.SELF_HARM, Category.PARTNER_HARM)
+_CATEGORY_OF = {cue.name: cue.category for cue in CUES}
 MAX_SCREENED_CHARS = 4000
 """Longer messages are screened in full too, in slices of this size that overlap."""
 
@@ -33,19 +42,29 @@ class Screening:
     @property
     def categories(self) -> frozenset[Category]:
         """Every category a matched cue belongs to (a message can show more than one)."""
-        by_name = {cue.name: cue.category for cue in CUES}
-        return frozenset(by_name[name] for name in self.cues)
+        return frozenset(_CATEGORY_OF[name] for name in self.cues)
 
 
 def _negated(text: str, start: int) -> bool:
-    before = text[:start].split()[-NEGATION_WINDOW:]
-    return NEGATIONS.search(" ".join(before)) is not None
+    """Whether a negation reaches the cue starting at ``start``.
+
+    Walking back from the cue: "no" counts only straight before it; "not", "never" and
+    "nor" count across at most :data:`NEGATION_WINDOW` auxiliary-like words
+    (:data:`NEGATION_SCOPE`). Any other word, or a clause boundary, stops the walk.
+    """
+    before = text[:start].split()[-(NEGATION_WINDOW + 1) :]
+    for distance, word in enumerate(reversed(before)):
+        if word in NEGATIONS or (distance == 0 and word in ADJACENT_NEGATIONS):
+            return True
+        if word not in NEGATION_SCOPE:
+            return False
+    return False
 
 
 def _matches(cue: Cue, text: str) -> bool:
     for match in cue.pattern.finditer(text):
         if not (cue.negatable and _negated(text, match.start())):
-            return True
+            return cue.unless is None or cue.unless.search(text) is None
     return False
 
 

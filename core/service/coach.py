@@ -148,9 +148,10 @@ class CoachService:
         if result.profile.safety_mode and result.profile.safety_since is None:
             # A flow answer that points to abuse or fear switched safety mode on.
             result = replace(result, profile=replace(result.profile, safety_since=now))
-        plans = SafetyPlanRepository(connection, self._cipher)
-        for note, text in result.notes:
-            plans.save(event.user, note, text, now)
+        if result.notes:
+            plans = SafetyPlanRepository(connection, self._cipher)
+            for note, text in result.notes:  # every note so far belongs to the safety plan
+                plans.save(event.user, note, text, now)
         replies = list(result.replies)
         for action in result.actions:
             if action == effects.DELETE_PERSON:

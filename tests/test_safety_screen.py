@@ -174,3 +174,89 @@ def test_figures_on_the_evaluation_set() -> None:
     )
     assert recall >= 0.97
     assert false_positives <= 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # self harm: passive wishes, self-injury, means, preparation, someone close
+        ("sometimes i hope i just don't wake up", Category.SELF_HARM),
+        ("i keep wishing a car would hit me on the way home", Category.SELF_HARM),
+        ("i'd rather be dead than go back to how things were", Category.SELF_HARM),
+        ("i don't think i should exist at all", Category.SELF_HARM),
+        ("the world would be lighter without me in it", Category.SELF_HARM),
+        ("i want to stop feeling anything, forever", Category.SELF_HARM),
+        ("relapsed last week, i'd been clean from cutting for a year", Category.SELF_HARM),
+        ("i dig my nails into my skin until it hurts", Category.SELF_HARM),
+        ("i punched the wall on purpose so i could feel something", Category.SELF_HARM),
+        ("found fresh cuts on his arms, my son is 14", Category.SELF_HARM),
+        ("how many of my sertraline would it take to do damage", Category.SELF_HARM),
+        ("can you die from mixing xanax and vodka", Category.SELF_HARM),
+        ("i've tied up all my loose ends", Category.SELF_HARM),
+        ("i gave my cat away to a friend, she'll look after him better", Category.SELF_HARM),
+        (
+            "stood at the edge of the platform for a while, just thinking about it",
+            Category.SELF_HARM,
+        ),
+        ("dark thoughts about ending things, and not the relationship", Category.SELF_HARM),
+        (
+            "since his brother's attempt my husband has been talking the same way",
+            Category.SELF_HARM,
+        ),
+        ("he keeps saying we'd all be better off if he was gone", Category.SELF_HARM),
+        ("took extra tablets and thought about taking the rest", Category.SELF_HARM),
+        # partner harm: objects, force, stalking, money, coercion, threats, fear
+        ("he threw my phone at the wall when i wouldn't unlock it", Category.PARTNER_HARM),
+        ("he punched a hole in the wall right next to my head", Category.PARTNER_HARM),
+        ("she broke every plate and said next time it'll be me", Category.PARTNER_HARM),
+        ("he twisted my arm behind my back", Category.PARTNER_HARM),
+        ("he slammed my hand in the car door", Category.PARTNER_HARM),
+        ("he demands i share my location 24/7", Category.PARTNER_HARM),
+        ("he sits outside my work in his car", Category.PARTNER_HARM),
+        ("my ex keeps turning up wherever i am", Category.PARTNER_HARM),
+        ("he calls me 40 times a day when i'm out", Category.PARTNER_HARM),
+        ("she logged into my facebook pretending to be me", Category.PARTNER_HARM),
+        ("i have to ask him for bus fare", Category.PARTNER_HARM),
+        ("he made me quit my job", Category.PARTNER_HARM),
+        ("when i said no he kept going anyway", Category.PARTNER_HARM),
+        ("if i leave he'll find me wherever i go", Category.PARTNER_HARM),
+        ("i dread going home, i'm scared of how he'll react", Category.PARTNER_HARM),
+        ("he drives really fast on purpose to scare me", Category.PARTNER_HARM),
+        # emergency: danger happening now
+        ("someone is breaking in right now", Category.EMERGENCY),
+        ("locked in the bedroom with the kids, he's going mad downstairs", Category.EMERGENCY),
+        ("there's a gun on the table and he's drunk", Category.EMERGENCY),
+        ("he's holding my son and says he'll hurt him if i call anyone", Category.EMERGENCY),
+        ("my dad is in the garage with the car running", Category.EMERGENCY),
+        ("i mixed vodka with my meds an hour ago and feel weird", Category.EMERGENCY),
+        ("i've already taken them", Category.EMERGENCY),
+        ("i'm going to step in front of the next train", Category.EMERGENCY),
+        ("he texted me goodbye and he has a gun", Category.EMERGENCY),
+        ("tonight's the night i go", Category.EMERGENCY),
+        ("this is my last message", Category.EMERGENCY),
+        # hard negatives
+        ("i'm so hungover i want to die lol", Category.NONE),
+        ("i've been overdosing on coffee all week", Category.NONE),
+        ("he reads my messages aloud to me while i'm driving", Category.NONE),
+        ("i'm about to go on a first date, nervous", Category.NONE),
+        ("i can't take it anymore, his mum calls every night", Category.NONE),
+        ("she'll take the kids to her parents for half term", Category.NONE),
+        ("i'm not scared of him, just frustrated", Category.NONE),
+        ("no thoughts of hurting myself, just sad about the breakup", Category.NONE),
+        ("i finally gave away my old clothes to charity", Category.NONE),
+        ("i updated my will when we bought the house", Category.NONE),
+        ("this is my last message before i go to sleep", Category.NONE),
+        ("i hit my head on the cupboard", Category.NONE),
+    ],
+)
+def test_screen_generalises_beyond_its_tuning_set(text: str, category: Category) -> None:
+    assert screen(text).category is category
+
+
+def test_every_pattern_has_a_prefilter_that_never_hides_a_match() -> None:
+    for text in ("he threw my phone at the wall", "i want to die", "my dad is in the garage"):
+        normal = normalize(text)
+        for cue in load_cues():
+            for part in cue.parts:
+                if part.pattern.search(normal):
+                    assert part.needs is None or any(word in normal for word in part.needs)

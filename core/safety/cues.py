@@ -10,12 +10,17 @@ code; a bad pattern, an unknown key or an unknown category fails at import, and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_parse
 
 CUES_FILE = Path(__file__).with_name("cues.yaml")
 
@@ -38,6 +43,20 @@ class Cue:
     pattern: re.Pattern[str]
     negatable: bool = False
     unless: re.Pattern[str] | None = None
+    parts: tuple[Part, ...] = field(default=(), compare=False)
+    """The patterns one by one, each with the words one of which it cannot match without."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One of a cue's patterns, with a prefilter.
+
+    When ``needs`` is not ``None`` and none of its strings is in the text, the pattern cannot
+    match and is not run at all.
+    """
+
+    pattern: re.Pattern[str]
+    needs: frozenset[str] | None
 
 
 NEGATIONS = frozenset({"not", "never", "nor"})
@@ -46,6 +65,7 @@ NEGATIONS = frozenset({"not", "never", "nor"})
 ADJACENT_NEGATIONS = frozenset({"no"})
 """Words that cancel a negatable cue only straight before it ("no suicidal thoughts")."""
 
+
 NEGATION_WINDOW = 4
 """How many words may stand between a negation and the cue it cancels."""
 
@@ -53,6 +73,12 @@ NEGATION_WINDOW = 4
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
+
+NO_SCOPE = _words(
+    """thoughts thought urge urges intention intentions plan plans desire wish wishes real
+    current serious of about to at all"""
+)
+"""The words "no" may reach across ("no thoughts of hurting myself", "no plans to")."""
 
 NEGATION_SCOPE = _words(
     """i am is are was were be been being do does did have has had will would could should
@@ -92,6 +118,89 @@ def _compile(patterns: Any, groups: dict[str, str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{_fill(str(p), groups)})" for p in patterns))
 
 
+_Needs = frozenset[str] | None
+"""Literal strings one of which every match contains; ``None`` when there is no such set."""
+_MAX_NEEDS = 60
+
+
+def _best(candidates: list[frozenset[str]]) -> _Needs:
+    """The most selective candidate: the longest shortest string, then the fewest strings."""
+    usable = [c for c in candidates if c and len(c) <= _MAX_NEEDS]
+    if not usable:
+        return None
+    return max(usable, key=lambda c: (min(len(x.strip()) for x in c), -len(c)))
+
+
+def _needs(items: Any) -> _Needs:
+    """Walk a parsed pattern for the literals a match cannot do without (see :data:`_Needs`)."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if "".join(run).strip():
+            candidates.append(frozenset({"".join(run)}))
+        run.clear()
+
+    for op, arg in items:
+        kind = str(op)
+        if kind == "LITERAL":
+            run.append(chr(arg))
+            continue
+        close_run()
+        found: _Needs = None
+        if kind == "SUBPATTERN":
+            found = _needs(arg[-1])
+        elif kind == "BRANCH":
+            branches = [_needs(branch) for branch in arg[1]]
+            if all(b is not None for b in branches):
+                found = frozenset().union(*(b for b in branches if b is not None))
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[0] >= 1:
+            found = _needs(arg[2])
+        elif kind == "ATOMIC_GROUP":
+            found = _needs(arg)
+        if found is not None:
+            candidates.append(found)
+    close_run()
+    return _best(candidates)
+
+
+def _parts(patterns: list[Any], groups: dict[str, str]) -> tuple[Part, ...]:
+    parts = []
+    for raw in patterns:
+        source = _fill(str(raw), groups)
+        needs = _needs(sre_parse.parse(source))
+        parts.append(Part(re.compile(source), needs))
+    return tuple(parts)
+
+
+_MIN_KEY = 4
+
+
+def _share_needs(cues: tuple[Cue, ...]) -> tuple[Cue, ...]:
+    """Let needs share keys, so there are fewer strings to look for.
+
+    A need containing another need of :data:`_MIN_KEY` letters or more is replaced by it
+    ("beating" by "beat"); a text holding the first holds the second too.
+    """
+    every = sorted({w for c in cues for p in c.parts if p.needs for w in p.needs}, key=len)
+    keys: list[str] = []
+    key_of: dict[str, str] = {}
+    for word in every:
+        key = next((k for k in keys if k in word), None)
+        if key is None:
+            key = word
+            if len(word.strip()) >= _MIN_KEY:
+                keys.append(word)
+        key_of[word] = key
+
+    def shared(part: Part) -> Part:
+        if part.needs is None:
+            return part
+        return replace(part, needs=frozenset(key_of[w] for w in part.needs))
+
+    return tuple(replace(c, parts=tuple(shared(p) for p in c.parts)) for c in cues)
+
+
 def _cue(entry: dict[str, Any], groups: dict[str, str]) -> Cue:
     name = str(entry.get("name", "?"))
     try:
@@ -110,7 +219,7 @@ def _cue(entry: dict[str, Any], groups: dict[str, str]) -> Cue:
             raise ValueError("negatable must be true or false")
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise CueError(f"cue {name!r}: {exc}") from None
-    return Cue(name, category, pattern, negatable, unless)
+    return Cue(name, category, pattern, negatable, unless, _parts(entry["patterns"], groups))
 
 
 def _expand_groups(groups: dict[str, str]) -> dict[str, str]:
@@ -137,7 +246,7 @@ def load_cues(path: Path = CUES_FILE) -> tuple[Cue, ...]:
     names = [cue.name for cue in cues]
     if len(set(names)) != len(names):
         raise CueError("two cues share a name")
-    return cues
+    return _share_needs(cues)
 
 
 CUES: tuple[Cue, ...] = load_cues()

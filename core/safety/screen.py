@@ -14,6 +14,7 @@ from core.safety.cues import (
     NEGATION_SCOPE,
     NEGATION_WINDOW,
     NEGATIONS,
+    NO_SCOPE,
     Category,
     Cue,
 )
@@ -23,6 +24,8 @@ __all__ = ["Category", "Screening", "screen"]
 
 _PRIORITY = (Category.EMERGENCY, Category.SELF_HARM, Category.PARTNER_HARM)
 _CATEGORY_OF = {cue.name: cue.category for cue in CUES}
+_NEEDED = tuple(sorted({w for cue in CUES for part in cue.parts if part.needs for w in part.needs}))
+"""Every string some pattern needs; each message is searched for them once, not per cue."""
 MAX_SCREENED_CHARS = 4000
 """Longer messages are screened in full too, in slices of this size that overlap."""
 
@@ -48,23 +51,29 @@ class Screening:
 def _negated(text: str, start: int) -> bool:
     """Whether a negation reaches the cue starting at ``start``.
 
-    Walking back from the cue: "no" counts only straight before it; "not", "never" and
+    Walking back from the cue: "no" counts only straight before it or across words of
+    :data:`NO_SCOPE` ("no thoughts of hurting myself"); "not", "never" and
     "nor" count across at most :data:`NEGATION_WINDOW` auxiliary-like words
     (:data:`NEGATION_SCOPE`). Any other word, or a clause boundary, stops the walk.
     """
     before = text[:start].split()[-(NEGATION_WINDOW + 1) :]
-    for distance, word in enumerate(reversed(before)):
-        if word in NEGATIONS or (distance == 0 and word in ADJACENT_NEGATIONS):
+    only_no_scope = True
+    for word in reversed(before):
+        if word in NEGATIONS or (only_no_scope and word in ADJACENT_NEGATIONS):
             return True
-        if word not in NEGATION_SCOPE:
+        only_no_scope = only_no_scope and word in NO_SCOPE
+        if word not in NEGATION_SCOPE and not only_no_scope:
             return False
     return False
 
 
-def _matches(cue: Cue, text: str) -> bool:
-    for match in cue.pattern.finditer(text):
-        if not (cue.negatable and _negated(text, match.start())):
-            return cue.unless is None or cue.unless.search(text) is None
+def _matches(cue: Cue, text: str, present: frozenset[str]) -> bool:
+    for part in cue.parts:
+        if part.needs is not None and part.needs.isdisjoint(present):
+            continue
+        for match in part.pattern.finditer(text):
+            if not (cue.negatable and _negated(text, match.start())):
+                return cue.unless is None or cue.unless.search(text) is None
     return False
 
 
@@ -73,7 +82,8 @@ def screen(text: str) -> Screening:
     normal = normalize(text)
     if not normal:
         return Screening(Category.NONE)
-    found = tuple(cue for cue in CUES if _matches(cue, normal))
+    present = frozenset(word for word in _NEEDED if word in normal)
+    found = tuple(cue for cue in CUES if _matches(cue, normal, present))
     if not found:
         return Screening(Category.NONE)
     kinds = {cue.category for cue in found}

@@ -4,7 +4,7 @@
 positives <= 0.05) are asserted on it in ``test_safety_screen.py``. The held-out sets were
 written separately, by people who never saw the cues or the tuning set, so they show how the
 screen does on messages it has never met. Their floors are regression guards at the level
-measured when they were added (see bench/RESULTS.md for the figures), not the targets.
+measured when they were added (printed under ``pytest -s``), not the targets.
 """
 
 from __future__ import annotations

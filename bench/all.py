@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    .venv/bin/python bench/all.py            # core, Telegram and Discord benchmarks
+    .venv/bin/python bench/all.py            # core, Telegram, Discord and screen benchmarks
     .venv/bin/python bench/all.py --quick    # a smaller run of each, for a smoke check
 
 Each benchmark prints its own figures as ratios against a baseline measured in the same
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "core_bench.py": ["--events", "2000", "--people", "200", "--warmup", "200"],
     "telegram_bench.py": ["--updates", "1000", "--people", "100", "--warmup", "200"],
     "discord_bench.py": ["--messages", "1000", "--people", "100", "--warmup", "200"],
+    "screen_bench.py": ["--rounds", "5"],
 }
 """Each benchmark with the arguments ``--quick`` gives it."""
 

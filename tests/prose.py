@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import re
+from string import Template
+
+from core.content import Content
 
 _LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 _LOGGERS = {"log", "logger", "_LOGGER", "logging"}
@@ -58,3 +61,35 @@ def prose_literals(source: str) -> list[str]:
         if text is not None and id(node) not in skipped and looks_like_prose(text):
             found.append(text)
     return found
+
+
+def line_pattern(line: str) -> str:
+    """A content line as a regex: literal text, any value where a placeholder is."""
+    parts: list[str] = []
+    position = 0
+    for match in Template.pattern.finditer(line):
+        parts.append(re.escape(line[position : match.start()]))
+        named = match.group("named") or match.group("braced")
+        parts.append(".+?" if named else re.escape("$"))
+        position = match.end()
+    parts.append(re.escape(line[position:]))
+    return "".join(parts)
+
+
+def content_lines(content: Content) -> list[re.Pattern[str]]:
+    """Every non-blank line of every content text, as a pattern (see ``line_pattern``)."""
+    return [
+        re.compile(line_pattern(line))
+        for text in content.texts.by_key.values()
+        for line in text.splitlines()
+        if line.strip()
+    ]
+
+
+def not_from_content(text: str, patterns: list[re.Pattern[str]]) -> list[str]:
+    """The lines of ``text`` that no content line accounts for."""
+    return [
+        line
+        for line in text.splitlines()
+        if line.strip() and not any(p.fullmatch(line) for p in patterns)
+    ]

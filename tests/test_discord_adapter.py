@@ -12,13 +12,11 @@ from __future__ import annotations
 import ast
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import time as clock_time
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import discord
@@ -52,7 +50,7 @@ from core.types import (
 )
 from tests import discord_fakes as dc
 from tests.fakes import FakeClock
-from tests.prose import literal_text, prose_literals
+from tests.prose import content_lines, literal_text, not_from_content, prose_literals
 
 # --- harness --------------------------------------------------------------------------------
 
@@ -1181,36 +1179,6 @@ class Twisted:
         if self.whispering:
             return [replace(r, private_to=event.user) for r in replies]
         return replies
-
-
-def line_pattern(line: str) -> str:
-    """A content line as a regex: literal text, any value where a placeholder is."""
-    parts: list[str] = []
-    position = 0
-    for match in Template.pattern.finditer(line):
-        parts.append(re.escape(line[position : match.start()]))
-        named = match.group("named") or match.group("braced")
-        parts.append(".+?" if named else re.escape("$"))
-        position = match.end()
-    parts.append(re.escape(line[position:]))
-    return "".join(parts)
-
-
-def content_lines(content: Content) -> list[re.Pattern[str]]:
-    return [
-        re.compile(line_pattern(line))
-        for text in content.texts.by_key.values()
-        for line in text.splitlines()
-        if line.strip()
-    ]
-
-
-def not_from_content(text: str, patterns: list[re.Pattern[str]]) -> list[str]:
-    return [
-        line
-        for line in text.splitlines()
-        if line.strip() and not any(p.fullmatch(line) for p in patterns)
-    ]
 
 
 async def onboard(bot: dc.DiscordBot, who: discord.Member, content: Content) -> None:

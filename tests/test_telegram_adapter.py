@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import time as clock_time
 from pathlib import Path
-from string import Template
 from typing import Any, cast
 
 import pytest
@@ -52,7 +51,7 @@ from core.types import (
 )
 from tests import telegram_fakes as tg
 from tests.fakes import TEST_CIPHER, FakeClock
-from tests.prose import prose_literals
+from tests.prose import content_lines, not_from_content, prose_literals
 
 ALEX_ID, ROBIN_ID, GROUP_ID = 101, 202, -100123
 ALEX = tg.user(ALEX_ID, "Alex")
@@ -795,36 +794,6 @@ class Twisted:
         if event.text == PSST:
             return [replace(r, private_to=event.user) for r in replies]
         return replies
-
-
-def line_pattern(line: str) -> str:
-    """A content line as a regex: literal text, any value where a placeholder is."""
-    parts: list[str] = []
-    position = 0
-    for match in Template.pattern.finditer(line):
-        parts.append(re.escape(line[position : match.start()]))
-        named = match.group("named") or match.group("braced")
-        parts.append(".+?" if named else re.escape("$"))
-        position = match.end()
-    parts.append(re.escape(line[position:]))
-    return "".join(parts)
-
-
-def content_lines(content: Content) -> list[re.Pattern[str]]:
-    return [
-        re.compile(line_pattern(line))
-        for text in content.texts.by_key.values()
-        for line in text.splitlines()
-        if line.strip()
-    ]
-
-
-def not_from_content(text: str, patterns: list[re.Pattern[str]]) -> list[str]:
-    return [
-        line
-        for line in text.splitlines()
-        if line.strip() and not any(p.fullmatch(line) for p in patterns)
-    ]
 
 
 async def onboard(bot: Bot, who: dict[str, Any], content: Content) -> None:

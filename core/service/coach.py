@@ -286,9 +286,8 @@ class CoachService:
         if action is SafetyAction.SEE_PLAN:
             return StepResult((), state, profile, actions=(effects.SHOW_SAFETY_PLAN,))
         if action is SafetyAction.MODE_START:
-            return StepResult(
-                tuple(desk.mode_started(profile)), state, with_safety_mode(profile, now)
-            )
+            started = with_safety_mode(profile, now)
+            return StepResult(tuple(desk.mode_started(started)), state, started)
         if action is SafetyAction.MODE_END_YES:
             if not profile.safety_mode:
                 return StepResult(tuple(desk.mode_ended(profile)), state, profile)

@@ -57,9 +57,7 @@ def _parser() -> argparse.ArgumentParser:
             "run this, then remove the old key."
         ),
     )
-    sub.add_parser(
-        "purge", help="delete people's written words older than MEND_RETENTION_DAYS now"
-    )
+    sub.add_parser("purge", help="delete people's written words older than MEND_RETENTION_DAYS now")
     sub.add_parser(
         "screen", help="safety-screen lines from standard input, one JSON object per line"
     )
@@ -145,10 +143,18 @@ async def _rotate_keys(settings: Settings, out: TextIO) -> int:
 
 
 def _screen(lines: TextIO, out: TextIO) -> int:
-    """Print ``{"category": ..., "cues": [...]}`` for each input line, never the text."""
+    """Print ``{"category", "cues", "tentative"}`` for each input line, never the text.
+
+    ``tentative`` is true when only the learned model saw a risk (no cue matched).
+    """
     for line in lines:
         result = screen(line.rstrip("\n"))
-        out.write(json.dumps({"category": str(result.category), "cues": list(result.cues)}))
+        verdict = {
+            "category": str(result.category),
+            "cues": list(result.cues),
+            "tentative": result.tentative,
+        }
+        out.write(json.dumps(verdict))
         out.write("\n")
         out.flush()
     return 0

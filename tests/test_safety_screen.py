@@ -1,9 +1,11 @@
 """The safety screen's building blocks, the ``mend screen`` command, and its evaluation set.
 
 ``test_figures_on_the_evaluation_set`` holds the screen to issue 5's targets on
-``tests/data/safety_examples.yaml`` (an evaluation set written independently of the cues) and
-prints recall, false-positive rate, recall per category and category accuracy under
-``pytest -s``.
+``tests/data/safety_examples.yaml`` and prints recall, false-positive rate, recall per
+category and category accuracy under ``pytest -s``. That set was written independently of
+the cues, but the cues were since tuned on it and the learned model is trained on it, so
+its figures show the targets are met, not how the screen generalises: the figures on sets
+never trained on are in ``test_safety_holdout.py``.
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ def test_mend_screen_prints_one_json_object_per_line_without_the_text() -> None:
     )
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["category"] for r in results] == ["none", "partner_harm", "none"]
+    assert [r["tentative"] for r in results] == [False, False, False]
+    assert results[1]["cues"] and all(isinstance(c, str) for c in results[1]["cues"])
     assert "CANARY-7731" not in done.stdout + done.stderr
 
 

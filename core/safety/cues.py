@@ -249,5 +249,25 @@ def load_cues(path: Path = CUES_FILE) -> tuple[Cue, ...]:
     return _share_needs(cues)
 
 
+def load_benign(path: Path = CUES_FILE) -> re.Pattern[str]:
+    """The file's ``benign`` patterns as one: wordings known to be harmless.
+
+    They never cancel a cue; they only keep the learned model from overruling what the
+    lexicon already knows ("he threatened to leave" is no threat of harm).
+
+    Raises:
+        CueError: when the section is missing or a pattern does not compile.
+    """
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    groups = _expand_groups({str(k): str(v) for k, v in data["groups"].items()})
+    try:
+        return _compile(data["benign"], groups)
+    except (KeyError, TypeError, ValueError, re.error) as exc:
+        raise CueError(f"benign: {exc}") from None
+
+
 CUES: tuple[Cue, ...] = load_cues()
 """Every cue, in file order."""
+
+BENIGN: re.Pattern[str] = load_benign()
+"""Harmless wordings the learned model may not flag (see :func:`load_benign`)."""

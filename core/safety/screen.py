@@ -7,9 +7,11 @@ cost far more. It reports the names of the cues it matched, never the text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from core.safety.cues import (
     ADJACENT_NEGATIONS,
+    BENIGN,
     CUES,
     NEGATION_SCOPE,
     NEGATION_WINDOW,
@@ -18,16 +20,19 @@ from core.safety.cues import (
     Category,
     Cue,
 )
+from core.safety.learned import learned_screen
 from core.safety.normalize import normalize
 
 __all__ = ["Category", "Screening", "screen"]
 
 _PRIORITY = (Category.EMERGENCY, Category.SELF_HARM, Category.PARTNER_HARM)
-_CATEGORY_OF = {cue.name: cue.category for cue in CUES}
+_CATEGORY_OF = {cue.name: cue.category for cue in CUES} | {
+    f"learned_{kind.value}": kind for kind in Category if kind is not Category.NONE
+}
 _NEEDED = tuple(sorted({w for cue in CUES for part in cue.parts if part.needs for w in part.needs}))
 """Every string some pattern needs; each message is searched for them once, not per cue."""
-MAX_SCREENED_CHARS = 4000
-"""Longer messages are screened in full too, in slices of this size that overlap."""
+LEARNED_PREFIX = "learned_"
+"""Cue names the learned model reports: ``learned_self_harm`` and so on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,14 @@ class Screening:
     def is_hit(self) -> bool:
         """True when the message shows any kind of danger."""
         return self.category is not Category.NONE
+
+    @property
+    def tentative(self) -> bool:
+        """True for a hit only the learned model saw: no cue matched, so it may be wrong.
+
+        Mend asks gently about such a message instead of stopping the conversation.
+        """
+        return self.is_hit and all(name.startswith(LEARNED_PREFIX) for name in self.cues)
 
     @property
     def categories(self) -> frozenset[Category]:
@@ -67,14 +80,27 @@ def _negated(text: str, start: int) -> bool:
     return False
 
 
-def _matches(cue: Cue, text: str, present: frozenset[str]) -> bool:
+class _Seen(Enum):
+    """What a cue made of a message: nothing, a match, or a match it then ruled out."""
+
+    NOTHING = 0
+    MATCHED = 1
+    RULED_OUT = 2
+
+
+def _matches(cue: Cue, text: str, present: frozenset[str]) -> _Seen:
+    seen = _Seen.NOTHING
     for part in cue.parts:
         if part.needs is not None and part.needs.isdisjoint(present):
             continue
         for match in part.pattern.finditer(text):
-            if not (cue.negatable and _negated(text, match.start())):
-                return cue.unless is None or cue.unless.search(text) is None
-    return False
+            if cue.negatable and _negated(text, match.start()):
+                seen = _Seen.RULED_OUT
+                continue
+            if cue.unless is None or cue.unless.search(text) is None:
+                return _Seen.MATCHED
+            return _Seen.RULED_OUT
+    return seen
 
 
 def screen(text: str) -> Screening:
@@ -83,9 +109,19 @@ def screen(text: str) -> Screening:
     if not normal:
         return Screening(Category.NONE)
     present = frozenset(word for word in _NEEDED if word in normal)
-    found = tuple(cue for cue in CUES if _matches(cue, normal, present))
+    seen = [(cue, _matches(cue, normal, present)) for cue in CUES]
+    found = tuple(cue for cue, verdict in seen if verdict is _Seen.MATCHED)
     if not found:
-        return Screening(Category.NONE)
+        ruled_out = any(verdict is _Seen.RULED_OUT for _, verdict in seen)
+        if ruled_out or BENIGN.search(normal):
+            # A cue recognised the idea and a negation, a joke or a past that is over ruled
+            # it out, or the wording is a known harmless one: the model, which reads no
+            # such context, does not overrule the lexicon.
+            return Screening(Category.NONE)
+        learned = learned_screen().judge(normal)
+        if learned is Category.NONE:
+            return Screening(Category.NONE)
+        return Screening(learned, (f"{LEARNED_PREFIX}{learned.value}",))
     kinds = {cue.category for cue in found}
     category = next(kind for kind in _PRIORITY if kind in kinds)
     return Screening(category, tuple(cue.name for cue in found))

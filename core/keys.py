@@ -31,6 +31,7 @@ SAFETY_ACK_SELF_HARM = "safety.ack.self_harm"
 SAFETY_ACK_PARTNER_HARM = "safety.ack.partner_harm"
 SAFETY_ACK_EMERGENCY = "safety.ack.emergency"
 SAFETY_CHECK = "safety.check"
+SAFETY_MAYBE = "safety.maybe"
 """"Are you safe right now?", with the safety buttons."""
 SAFETY_BUTTON_SAFE = "safety.button.safe"
 SAFETY_BUTTON_UNSAFE = "safety.button.unsafe"
@@ -82,6 +83,7 @@ SAFETY_KEYS: tuple[str, ...] = (
     SAFETY_ACK_PARTNER_HARM,
     SAFETY_ACK_EMERGENCY,
     SAFETY_CHECK,
+    SAFETY_MAYBE,
     SAFETY_BUTTON_SAFE,
     SAFETY_BUTTON_UNSAFE,
     SAFETY_BUTTON_GROUND,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from core import keys
 from core.content import Content
 from core.flows.engine import FlowState
 from core.profile import Profile
-from core.safety import Category, screen
+from core.safety import Category, Screening, screen
 from core.safety.resources import load_resources
 from core.service import CoachService
+from core.service import coach as coach_module
 from core.service.safety import SafetyAction, SafetyDesk, encode_action
 from core.storage import Database, UserRepository
 from core.types import Reply, UserRef
@@ -265,3 +268,83 @@ async def test_safety_in_a_group_answers_privately(service: CoachService) -> Non
     sam = person()
     replies = await service.handle(said(sam, "/safety", group_chat()))
     assert replies and all(r.private_to == sam for r in replies)
+
+
+def tentative(category: Category) -> Screening:
+    return Screening(category, (f"learned_{category.value}",))
+
+
+@pytest.fixture
+def model_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Category], None]:
+    """Make every typed message a hit only the learned model saw, of the given category."""
+
+    def use(category: Category) -> None:
+        monkeypatch.setattr(coach_module, "screen", lambda _text: tentative(category))
+
+    return use
+
+
+def test_a_hit_only_the_model_saw_is_tentative_and_a_cue_hit_is_not() -> None:
+    assert tentative(Category.SELF_HARM).tentative
+    assert not screen(SELF_HARM).tentative
+    assert not Screening(Category.NONE).tentative
+
+
+async def test_a_tentative_hit_keeps_the_answer_and_adds_a_gentle_private_check(
+    service: CoachService, sqlite_db: Database, model_only: Callable[[Category], None]
+) -> None:
+    sam = person()
+    replies = await service.handle(said(sam, "/start"))
+    replies = await tap(service, sam, replies, "adult")
+    await tap(service, sam, replies, "agree")
+    asking_zone = await stored_state(sqlite_db, sam)
+    model_only(Category.SELF_HARM)
+    answered = await service.handle(said(sam, "London"))
+    assert answered[-1].key == keys.SAFETY_MAYBE
+    assert payloads(answered[-1:]) == [
+        encode_action(a)
+        for a in (SafetyAction.SAFE, SafetyAction.UNSAFE, SafetyAction.GROUND, SafetyAction.PLAN)
+    ]
+    assert keys.SAFETY_ACK_SELF_HARM not in [r.key for r in answered]
+    # The answer itself was handled as usual: the flow moved on from where it stood.
+    assert asking_zone is not None and asking_zone.flow == "onboarding"
+    assert await stored_state(sqlite_db, sam) != asking_zone
+
+
+async def test_a_tentative_partner_harm_hit_does_not_start_safety_mode(
+    service: CoachService, sqlite_db: Database, model_only: Callable[[Category], None]
+) -> None:
+    sam = person()
+    await onboard(service, sam, zone="London")
+    model_only(Category.PARTNER_HARM)
+    replies = await service.handle(said(sam, "he was quiet all evening"))
+    assert replies[-1].key == keys.SAFETY_MAYBE
+    assert keys.SAFETY_MODE_ENTERED not in [r.key for r in replies]
+    assert (await profile_of(sqlite_db, sam))[0] is False
+
+
+async def test_a_tentative_emergency_still_gets_the_full_answer(
+    service: CoachService, model_only: Callable[[Category], None]
+) -> None:
+    sam = person()
+    await onboard(service, sam, zone="London")
+    model_only(Category.EMERGENCY)
+    replies = await service.handle(said(sam, "he's back"))
+    assert replies[0].key == keys.SAFETY_ACK_EMERGENCY
+    assert keys.SAFETY_CHECK in [r.key for r in replies]
+
+
+async def test_in_a_group_a_tentative_check_goes_only_to_the_writer(
+    service: CoachService, model_only: Callable[[Category], None]
+) -> None:
+    alex = person("1", "Alex")
+    model_only(Category.SELF_HARM)
+    group = group_chat()
+    addressed = await service.handle(said(alex, "what should we talk about tonight", group))
+    checks = [r for r in addressed if r.key == keys.SAFETY_MAYBE]
+    assert len(checks) == 1 and checks[0].private_to == alex
+    assert keys.SAFETY_GROUP_NOTICE not in [r.key for r in addressed]
+    assert all(r.private_to is None for r in addressed if r.key != keys.SAFETY_MAYBE)
+    # Chatter not meant for Mend is left alone on a guess.
+    chatter = said(alex, "long day, talk later", group, addressed=False)
+    assert await service.handle(chatter) == []

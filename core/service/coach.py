@@ -116,7 +116,10 @@ class CoachService:
         # The safety screen runs first, on every free-text message, even group chatter
         # not meant for Mend: a disclosure there still deserves a careful answer.
         screening = screen(event.text) if event.kind is EventKind.TEXT else _NOT_SCREENED
-        if not event.chat.is_private and not event.addressed_to_bot and not screening.is_hit:
+        # Group chatter not meant for Mend is answered only when a cue is sure: a guess of
+        # the learned model is not reason enough to speak up uninvited.
+        sure = screening.is_hit and not screening.tentative
+        if not event.chat.is_private and not event.addressed_to_bot and not sure:
             return []
         key = state_key("user_in_chat", event.chat, event.user)
         async with self._locks.hold(key):
@@ -240,6 +243,12 @@ class CoachService:
     ) -> StepResult:
         if not event.text:
             return self._stay(state, profile, self._say(keys.EMPTY_TEXT, profile))
+        if screening.tentative and screening.category is not Category.EMERGENCY:
+            result = self._text(event, profile, state, now, _NOT_SCREENED)
+            check = self._safety.gentle_check(result.profile)
+            if not event.chat.is_private:
+                check = replace(check, private_to=event.user)
+            return replace(result, replies=(*result.replies, check))
         if screening.is_hit:
             safe_flow = state is not None and state.flow in SAFE_FLOWS
             if not safe_flow or screening.category is Category.EMERGENCY:

@@ -120,6 +120,21 @@ class SafetyDesk:
             replies.append(replace(self._resources_reply(neutral), private_to=partner))
         return replies
 
+    def gentle_check(self, profile: Profile) -> Reply:
+        """A soft, private "are you safe?" after a message only the learned model flagged.
+
+        It comes after Mend's normal answer, so a false alarm costs one glance and the
+        person's answer is never lost; the buttons are the same as :meth:`check`'s.
+        """
+        return self._with_buttons(
+            keys.SAFETY_MAYBE,
+            profile,
+            (keys.SAFETY_BUTTON_SAFE, SafetyAction.SAFE),
+            (keys.SAFETY_BUTTON_UNSAFE, SafetyAction.UNSAFE),
+            (keys.SAFETY_BUTTON_GROUND, SafetyAction.GROUND),
+            (keys.SAFETY_BUTTON_PLAN, SafetyAction.PLAN),
+        )
+
     def check(self, profile: Profile) -> Reply:
         """The question "are you safe right now?" with the four safety buttons."""
         return self._with_buttons(

@@ -58,6 +58,13 @@ _ACKS = {
     Category.SELF_HARM: keys.SAFETY_ACK_SELF_HARM,
     Category.PARTNER_HARM: keys.SAFETY_ACK_PARTNER_HARM,
 }
+_CHECK_BUTTONS = (
+    (keys.SAFETY_BUTTON_SAFE, SafetyAction.SAFE),
+    (keys.SAFETY_BUTTON_UNSAFE, SafetyAction.UNSAFE),
+    (keys.SAFETY_BUTTON_GROUND, SafetyAction.GROUND),
+    (keys.SAFETY_BUTTON_PLAN, SafetyAction.PLAN),
+)
+"""The buttons under every "are you safe?" question, firm or gentle."""
 _FIRST_KIND = {
     Category.EMERGENCY: LineKind.CRISIS,
     Category.SELF_HARM: LineKind.CRISIS,
@@ -126,25 +133,11 @@ class SafetyDesk:
         It comes after Mend's normal answer, so a false alarm costs one glance and the
         person's answer is never lost; the buttons are the same as :meth:`check`'s.
         """
-        return self._with_buttons(
-            keys.SAFETY_MAYBE,
-            profile,
-            (keys.SAFETY_BUTTON_SAFE, SafetyAction.SAFE),
-            (keys.SAFETY_BUTTON_UNSAFE, SafetyAction.UNSAFE),
-            (keys.SAFETY_BUTTON_GROUND, SafetyAction.GROUND),
-            (keys.SAFETY_BUTTON_PLAN, SafetyAction.PLAN),
-        )
+        return self._with_buttons(keys.SAFETY_MAYBE, profile, *_CHECK_BUTTONS)
 
     def check(self, profile: Profile) -> Reply:
         """The question "are you safe right now?" with the four safety buttons."""
-        return self._with_buttons(
-            keys.SAFETY_CHECK,
-            profile,
-            (keys.SAFETY_BUTTON_SAFE, SafetyAction.SAFE),
-            (keys.SAFETY_BUTTON_UNSAFE, SafetyAction.UNSAFE),
-            (keys.SAFETY_BUTTON_GROUND, SafetyAction.GROUND),
-            (keys.SAFETY_BUTTON_PLAN, SafetyAction.PLAN),
-        )
+        return self._with_buttons(keys.SAFETY_CHECK, profile, *_CHECK_BUTTONS)
 
     def safety_command(self, profile: Profile) -> list[Reply]:
         """What ``/safety`` shows first: tech-safety tips and resources (then mode_status)."""

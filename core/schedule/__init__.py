@@ -1,0 +1,1 @@
+"""Time for the scheduler: when each person's daily items are due, in UTC."""

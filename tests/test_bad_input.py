@@ -29,7 +29,10 @@ from core.flows.engine import FlowState
 from core.flows.payload import MAX_PAYLOAD_BYTES, decode, encode
 from core.flows.scope import state_key
 from core.profile import Profile
+from core.safety import Category, screen
 from core.service import CoachService
+from core.service.coach import SAFE_FLOWS
+from core.service.safety import decode_action
 from core.storage import Database, StateRepository, UserRepository
 from core.timezones import resolve_timezone
 from core.types import (
@@ -50,6 +53,7 @@ MAX_REPLY_CHARS = min(TELEGRAM_MAX_CHARS, MAX_TEXT_CHARS)
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 Snapshot = tuple[FlowState | None, Profile]
+_SAFETY_ACKS = (keys.SAFETY_ACK_SELF_HARM, keys.SAFETY_ACK_PARTNER_HARM, keys.SAFETY_ACK_EMERGENCY)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -68,7 +72,8 @@ def check_replies(content: Content, replies: Sequence[Reply]) -> None:
         for button in reply.buttons:
             assert button.label.strip(), reply.key
             assert len(button.payload.encode()) <= MAX_PAYLOAD_BYTES, button.payload
-            assert decode(button.payload) is not None, button.payload
+            known = decode(button.payload) or decode_action(button.payload)
+            assert known is not None, button.payload
 
 
 def check_state(content: Content, state: FlowState | None) -> None:
@@ -973,8 +978,10 @@ def _check_turn(
         assert after == before
         return
     assert replies, "every addressed event gets a reply"
-    for reply in replies:  # buttons shown always belong to the step now waiting
+    for reply in replies:  # flow buttons shown always belong to the step now waiting
         for b in reply.buttons:
+            if decode_action(b.payload) is not None:
+                continue  # safety buttons are stateless: they work from any state
             press = decode(b.payload)
             assert press is not None and after[0] == FlowState(press.flow, press.step)
     onboarded = profile.onboarded
@@ -994,6 +1001,18 @@ def _check_turn(
             assert got[0] == keys.STALE_BUTTON and unchanged
     elif event.kind is EventKind.TEXT:
         step = _CONTENT.flows[state.flow].steps[state.step] if state else None
+        screening = screen(event.text)
+        if screening.tentative and screening.category is not Category.EMERGENCY:
+            # A guess of the learned model: the turn goes on as usual, plus a gentle check.
+            assert got[-1] == keys.SAFETY_MAYBE
+            got = got[:-1]
+        elif screening.is_hit and (
+            state is None
+            or state.flow not in SAFE_FLOWS
+            or screening.category is Category.EMERGENCY
+        ):
+            assert got[0] in _SAFETY_ACKS and after[0] == state
+            return
         if not event.text:
             assert got[0] == keys.EMPTY_TEXT and unchanged
         elif step is None:
@@ -1054,7 +1073,9 @@ async def _play(url: str, scenario: Scenario, run: int) -> None:
                 if reply.buttons:
                     shown = tuple(b.payload for b in reply.buttons)
                     who.seen += shown
-                    if chat.is_private:
+                    # Safety buttons are stateless extras, not the step's buttons.
+                    stateless = all(decode_action(p) is not None for p in shown)
+                    if chat.is_private and not stateless:
                         who.latest = shown
             # Buttons waiting in a private chat are the ones last shown there.
             if chat.is_private and after[0] is not None:

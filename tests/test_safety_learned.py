@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.safety import Category, Screening, screen
 from core.safety.cues import BENIGN, CUES, CueError, load_benign
-from core.safety.learned import MODEL_FILE, features, learned_screen, load_learned
+from core.safety.learned import LEARNED, MODEL_FILE, features, load_learned
 from core.safety.normalize import normalize
 from core.safety.training import (
     CLASSES,
     THRESHOLD,
     TRAINING_SETS,
+    dump,
+    export,
     fit_estimator,
-    main,
     training_examples,
     unit_rows,
 )
@@ -34,15 +36,24 @@ SAMPLES = (
 
 
 @pytest.fixture(scope="module")
-def retrained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    target = tmp_path_factory.mktemp("model") / "learned.json"
-    assert main([str(target)]) == 0
-    loaded: dict[str, object] = json.loads(target.read_text(encoding="utf-8"))
+def fitted() -> tuple[Any, Any]:
+    """Training's vectoriser and model, fitted once for the tests below (about 3 s)."""
+    return fit_estimator(training_examples())
+
+
+@pytest.fixture(scope="module")
+def retrained(fitted: tuple[Any, Any]) -> dict[str, Any]:
+    """The model file training would write now, read back as stored."""
+    vectorizer, model = fitted
+    examples = len(training_examples())
+    loaded: dict[str, Any] = json.loads(
+        dump(export(vectorizer, model, examples=examples, threshold=THRESHOLD))
+    )
     return loaded
 
 
 def test_shipped_weights_are_what_training_on_the_committed_sets_makes(
-    retrained: dict[str, object],
+    retrained: dict[str, Any],
 ) -> None:
     shipped = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     assert shipped["trained_on"] == list(TRAINING_SETS) == retrained["trained_on"]
@@ -60,9 +71,8 @@ def test_shipped_weights_are_what_training_on_the_committed_sets_makes(
     assert worst < 1e-3, "learned.json is stale: run python -m core.safety.training"
 
 
-def test_run_time_scorer_agrees_with_scikit_learn() -> None:
-    examples = training_examples()
-    vectorizer, model = fit_estimator(examples)
+def test_run_time_scorer_agrees_with_scikit_learn(fitted: tuple[Any, Any]) -> None:
+    vectorizer, model = fitted
     ours = load_learned()
     rows = [dict.fromkeys(features(normalize(text)), 1) for text in SAMPLES]
     theirs = model.predict_proba(unit_rows(vectorizer.transform(rows)))
@@ -84,7 +94,7 @@ def test_a_wording_no_cue_covers_is_caught_by_the_model_and_named_not_quoted() -
     wording = "i keep thinking everyone would manage fine without me"
     normal = normalize(wording)
     assert not any(cue.pattern.search(normal) for cue in CUES)
-    assert learned_screen().judge(normal) is Category.SELF_HARM
+    assert LEARNED.judge(normal) is Category.SELF_HARM
     assert screen(wording) == Screening(Category.SELF_HARM, ("learned_self_harm",))
 
 
@@ -119,7 +129,7 @@ def test_a_malformed_model_file_is_refused(tmp_path: Path) -> None:
 
 def test_a_known_harmless_wording_keeps_the_model_quiet_but_never_a_cue() -> None:
     harmless = "he threatened to leave me"
-    assert learned_screen().judge(normalize(harmless)) is not Category.NONE
+    assert LEARNED.judge(normalize(harmless)) is not Category.NONE
     assert BENIGN.search(normalize(harmless))
     assert screen(harmless).category is Category.NONE
     worse = "he threatened to leave me and said he will kill me"

@@ -13,6 +13,7 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -234,14 +235,28 @@ def _expand_groups(groups: dict[str, str]) -> dict[str, str]:
     return expanded
 
 
+def _source(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The parsed file and its expanded groups (parsing takes about 40 ms).
+
+    Cues and benign wordings come from one file; it is parsed once for both unless it
+    changed in between.
+    """
+    return _parsed(path, path.stat().st_mtime_ns)
+
+
+@cache
+def _parsed(path: Path, _version: int) -> tuple[dict[str, Any], dict[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data, _expand_groups({str(k): str(v) for k, v in data["groups"].items()})
+
+
 def load_cues(path: Path = CUES_FILE) -> tuple[Cue, ...]:
     """Read and compile every cue.
 
     Raises:
         CueError: naming the first malformed cue, or a name used twice.
     """
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    groups = _expand_groups({str(k): str(v) for k, v in data["groups"].items()})
+    data, groups = _source(path)
     cues = tuple(_cue(entry, groups) for entry in data["cues"])
     names = [cue.name for cue in cues]
     if len(set(names)) != len(names):
@@ -258,8 +273,7 @@ def load_benign(path: Path = CUES_FILE) -> re.Pattern[str]:
     Raises:
         CueError: when the section is missing or a pattern does not compile.
     """
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    groups = _expand_groups({str(k): str(v) for k, v in data["groups"].items()})
+    data, groups = _source(path)
     try:
         return _compile(data["benign"], groups)
     except (KeyError, TypeError, ValueError, re.error) as exc:

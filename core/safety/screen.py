@@ -20,7 +20,7 @@ from core.safety.cues import (
     Category,
     Cue,
 )
-from core.safety.learned import learned_screen
+from core.safety.learned import LEARNED
 from core.safety.normalize import normalize
 
 __all__ = ["Category", "Screening", "screen"]
@@ -118,7 +118,7 @@ def screen(text: str) -> Screening:
             # it out, or the wording is a known harmless one: the model, which reads no
             # such context, does not overrule the lexicon.
             return Screening(Category.NONE)
-        learned = learned_screen().judge(normal)
+        learned = LEARNED.judge(normal)
         if learned is Category.NONE:
             return Screening(Category.NONE)
         return Screening(learned, (f"{LEARNED_PREFIX}{learned.value}",))

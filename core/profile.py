@@ -7,6 +7,7 @@ from datetime import datetime, time
 from enum import StrEnum
 
 from core.localtime import format_local_time
+from core.schedule.local_time import DEFAULT_QUIET, QuietHours
 from core.text_input import clean_text
 from core.types import UserRef
 
@@ -23,16 +24,33 @@ class Situation(StrEnum):
 MAX_NAME_CHARS = 64
 """Longest display name shown in a greeting; platform names are cleaned like typed text."""
 
+QUIET_CHOICES: dict[str, tuple[time, time] | None] = {
+    "default": None,
+    "22-06": (time(22, 0), time(6, 0)),
+    "23-07": (time(23, 0), time(7, 0)),
+    "21-07": (time(21, 0), time(7, 0)),
+    "00-09": (time(0, 0), time(9, 0)),
+    "09-17": (time(9, 0), time(17, 0)),
+}
+"""Quiet hours a person may choose in ``/settings``: ``start-end`` local hours.
+
+``default`` follows :data:`~core.schedule.local_time.DEFAULT_QUIET` (22:00 to 08:00).
+There is deliberately no "none": quiet hours only ever hold back what a person did not
+ask for at that moment, and someone who sleeps by day picks ``09-17`` instead.
+"""
+
 SETTABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "is_adult": ("true", "false"),
     "consented": ("true", "false"),
     "situation": tuple(s.value for s in Situation),
     "safety_mode": ("true",),
+    "quiet_hours": tuple(QUIET_CHOICES),
 }
 """Fields a flow button may set with ``set:``, and the values each accepts.
 
 ``safety_mode`` can only be switched on by a flow (an answer that points to abuse or fear);
-a person ends it deliberately from ``/safety``, never by a flow button.
+a person ends it deliberately from ``/safety``, never by a flow button. ``quiet_hours``
+sets ``quiet_start`` and ``quiet_end`` together, from :data:`QUIET_CHOICES`.
 """
 
 
@@ -51,6 +69,12 @@ class Profile:
         safety_mode: True while Mend keeps to self-care and safety help for this person:
             no couple exercises, no reconnecting nudges, no group rituals started for them.
         safety_since: when safety mode began, or None.
+        quiet_start: start of their quiet hours, or None for the default.
+        quiet_end: end of their quiet hours, or None for the default.
+        nudges_stopped: True after ``/stop``: no daily or weekly nudges until ``/resume``.
+        unreachable_since: when the platform last refused a scheduled message to them
+            (blocked bot, closed DMs), or None. Their nudges are off; Mend tells them the
+            next time they write.
     """
 
     user: UserRef
@@ -62,18 +86,31 @@ class Profile:
     onboarded_at: datetime | None = None
     safety_mode: bool = False
     safety_since: datetime | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    nudges_stopped: bool = False
+    unreachable_since: datetime | None = None
 
     @property
     def onboarded(self) -> bool:
         """True once set-up is complete."""
         return self.onboarded_at is not None
 
+    @property
+    def quiet(self) -> QuietHours:
+        """Their quiet hours: their own, or the default 22:00 to 08:00."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return DEFAULT_QUIET
+        return QuietHours(self.quiet_start, self.quiet_end)
+
     def placeholders(self, default_timezone: str) -> dict[str, str]:
-        """Values a text may show with ``$name``, ``$timezone`` and ``$daily_time``."""
+        """Values a text may show: ``$name``, ``$timezone``, ``$daily_time``, ``$quiet_hours``."""
+        quiet = self.quiet
         return {
             "name": clean_text(self.user.display_name or "")[:MAX_NAME_CHARS] or "there",
             "timezone": self.timezone or default_timezone,
             "daily_time": format_local_time(self.daily_time) if self.daily_time else "",
+            "quiet_hours": f"{format_local_time(quiet.start)}–{format_local_time(quiet.end)}",
         }
 
     def with_field(self, name: str, value: str) -> Profile:
@@ -90,4 +127,8 @@ class Profile:
             return replace(self, consented=value == "true")
         if name == "safety_mode":
             return replace(self, safety_mode=True)
+        if name == "quiet_hours":
+            hours = QUIET_CHOICES[value]
+            start, end = hours if hours is not None else (None, None)
+            return replace(self, quiet_start=start, quiet_end=end)
         return replace(self, situation=Situation(value))

@@ -22,6 +22,7 @@ from content import CONTENT_DIR
 from core.content import Content, load_content
 from core.service import CoachService
 from core.storage import Database
+from core.storage.tables import metadata
 from tests.fakes import TEST_CIPHER, FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -98,6 +99,12 @@ def postgres_url() -> Iterator[str]:
     _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def empty_all(connection: Connection) -> None:
+    """Delete every row of every table (the PostgreSQL database lives for the whole run)."""
+    for table in reversed(metadata.sorted_tables):
+        connection.execute(table.delete())
+
+
 async def _fresh(url: str) -> Database:
     database = Database(url)
     await database.migrate()
@@ -120,12 +127,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         url = request.getfixturevalue("postgres_url")
     db = await _fresh(url)
 
-    def empty(connection: Connection) -> None:
-        connection.execute(text("DELETE FROM conversation_states"))
-        connection.execute(text("DELETE FROM safety_plan_items"))
-        connection.execute(text("DELETE FROM users"))
-
-    await db.run(empty)
+    await db.run(empty_all)
     yield db
     await db.close()
 

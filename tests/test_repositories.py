@@ -6,12 +6,15 @@ import asyncio
 from datetime import UTC, datetime, time
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 from core.flows.engine import FlowState
 from core.profile import Profile, Situation
 from core.storage import Database, StaleStateError, StateRepository, UserRepository, load_turn
 from core.storage.migrate import current_revision
+from core.storage.tables import metadata
 from core.types import Platform
 from tests.fakes import person
 
@@ -23,9 +26,17 @@ def count_users(connection: Connection) -> int:
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert await database.run(current_revision) == "0002"
+    assert await database.run(current_revision) == "0003"
     await database.migrate()
-    assert await database.run(current_revision) == "0002"
+    assert await database.run(current_revision) == "0003"
+
+
+async def test_migrated_schema_matches_the_table_definitions(database: Database) -> None:
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    assert await database.run(differences) == []
 
 
 async def test_new_person_gets_an_empty_profile_once(database: Database) -> None:

@@ -11,14 +11,22 @@ from sqlalchemy import Connection
 
 from core.crypto import Cipher
 from core.storage.database import Database
+from core.storage.deliveries import HOOKS as DELIVERY_HOOKS
 from core.storage.personal_data import PersonalDataHooks
 from core.storage.repositories import STATE_HOOKS, USER_HOOKS
 from core.storage.safety_plans import HOOKS as SAFETY_PLAN_HOOKS
+from core.storage.subscriptions import HOOKS as SUBSCRIPTION_HOOKS
 from core.types import UserRef
 
 log = logging.getLogger(__name__)
 
-HOOKS: tuple[PersonalDataHooks, ...] = (SAFETY_PLAN_HOOKS, STATE_HOOKS, USER_HOOKS)
+HOOKS: tuple[PersonalDataHooks, ...] = (
+    DELIVERY_HOOKS,
+    SUBSCRIPTION_HOOKS,
+    SAFETY_PLAN_HOOKS,
+    STATE_HOOKS,
+    USER_HOOKS,
+)
 """Every repository's hook, children before the tables they point to (deletion order)."""
 
 EXPORT_FORMAT = 1

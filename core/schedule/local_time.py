@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 __all__ = [
     "DEFAULT_QUIET",
@@ -42,14 +41,14 @@ def _exists(moment: datetime) -> bool:
     return back.replace(tzinfo=None) == moment.replace(tzinfo=None)
 
 
-def first_valid(zone: ZoneInfo, day: date, at: time) -> datetime:
+def first_valid(zone: tzinfo, day: date, at: time) -> datetime:
     """The UTC instant of local ``at`` on ``day``: first occurrence, or just after a gap."""
     wall = datetime.combine(day, at.replace(second=0, microsecond=0, fold=0), tzinfo=zone)
     moment = wall
     while not _exists(moment):
         moment += _MINUTE  # wall-clock arithmetic: the next minute as written on a clock
         if moment - wall > _LONGEST_GAP:
-            raise ValueError(f"no valid local time near {wall.isoformat()} in {zone.key}")
+            raise ValueError(f"no valid local time near {wall.isoformat()} in {zone}")
     return moment.astimezone(UTC)
 
 
@@ -72,7 +71,7 @@ class QuietHours:
 DEFAULT_QUIET = QuietHours(time(22, 0), time(8, 0))
 
 
-def outside_quiet(zone: ZoneInfo, instant: datetime, quiet: QuietHours) -> datetime:
+def outside_quiet(zone: tzinfo, instant: datetime, quiet: QuietHours) -> datetime:
     """``instant``, or the end of the quiet hours it falls in (as a UTC instant)."""
     local = instant.astimezone(zone)
     if not quiet.contains(local.time()):
@@ -95,26 +94,31 @@ def spread_offset(person: str) -> timedelta:
 
 
 def next_due(
-    zone: ZoneInfo,
+    zone: tzinfo,
     at: time,
     after: datetime,
     *,
     offset: timedelta = timedelta(0),
     quiet: QuietHours | None = None,
+    weekday: int | None = None,
 ) -> datetime:
     """The first instant strictly after ``after`` at which a daily ``at`` (local) is due.
 
     ``offset`` shifts the instant (a person's spread); ``quiet`` then pushes it out of the
-    quiet hours. ``after`` must be aware; the result is in UTC.
+    quiet hours; ``weekday`` (0 is Monday) makes it weekly, on that local day. ``after``
+    must be aware; the result is in UTC.
     """
     if after.tzinfo is None:
         raise ValueError("after must be an aware datetime")
+    if weekday is not None and not 0 <= weekday <= 6:
+        raise ValueError("weekday must be 0 (Monday) to 6 (Sunday)")
     day = after.astimezone(zone).date() - timedelta(days=1)
-    for _ in range(4):
-        candidate = first_valid(zone, day, at) + offset
-        if quiet is not None:
-            candidate = outside_quiet(zone, candidate, quiet)
-        if candidate > after:
-            return candidate
+    for _ in range(10):
+        if weekday is None or day.weekday() == weekday:
+            candidate = first_valid(zone, day, at) + offset
+            if quiet is not None:
+                candidate = outside_quiet(zone, candidate, quiet)
+            if candidate > after:
+                return candidate
         day += timedelta(days=1)
-    raise AssertionError("a daily time is always due within two days")  # pragma: no cover
+    raise AssertionError("a weekly time is always due within nine days")  # pragma: no cover

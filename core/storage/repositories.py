@@ -33,24 +33,27 @@ class VersionedState:
     version: int
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
+    """``value`` with UTC attached if the driver returned it naive (SQLite), else as is."""
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
 
 
-def _time(value: str | None) -> time | None:
+def parse_hhmm(value: str | None) -> time | None:
+    """A stored ``HH:MM`` as a time, or None."""
     if not value:
         return None
     hour, minute = value.split(":")
     return time(int(hour), int(minute))
 
 
-def _hhmm(value: time | None) -> str | None:
+def hhmm(value: time | None) -> str | None:
+    """A time as stored: ``HH:MM``, or None."""
     return f"{value.hour:02d}:{value.minute:02d}" if value else None
 
 
-def _insert_ignoring_conflicts(table: Table) -> dict[str, Insert]:
+def insert_ignoring_conflicts(table: Table) -> dict[str, Insert]:
     """The same INSERT … ON CONFLICT DO NOTHING for each dialect, by dialect name."""
     return {
         "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
@@ -58,7 +61,7 @@ def _insert_ignoring_conflicts(table: Table) -> dict[str, Insert]:
     }
 
 
-_PROFILE_COLUMNS = (
+PROFILE_COLUMNS = (
     users.c.is_adult,
     users.c.consented,
     users.c.timezone,
@@ -67,13 +70,17 @@ _PROFILE_COLUMNS = (
     users.c.onboarded_at,
     users.c.safety_mode,
     users.c.safety_since,
+    users.c.quiet_start,
+    users.c.quiet_end,
+    users.c.nudges_stopped,
+    users.c.unreachable_since,
 )
 _THIS_USER = (
     users.c.platform == bindparam("who_platform"),
     users.c.platform_user_id == bindparam("who_user_id"),
 )
-_FIND_USER = select(*_PROFILE_COLUMNS).where(*_THIS_USER)
-_INSERT_USER = _insert_ignoring_conflicts(users)
+_FIND_USER = select(*PROFILE_COLUMNS).where(*_THIS_USER)
+_INSERT_USER = insert_ignoring_conflicts(users)
 _SAVE_USER = (
     update(users)
     .where(*_THIS_USER)
@@ -86,17 +93,21 @@ _SAVE_USER = (
         onboarded_at=bindparam("new_onboarded_at"),
         safety_mode=bindparam("new_safety_mode"),
         safety_since=bindparam("new_safety_since"),
+        quiet_start=bindparam("new_quiet_start"),
+        quiet_end=bindparam("new_quiet_end"),
+        nudges_stopped=bindparam("new_nudges_stopped"),
+        unreachable_since=bindparam("new_unreachable_since"),
         updated_at=bindparam("now"),
     )
 )
 _STATE_COLUMNS = (states_table.c.flow, states_table.c.step, states_table.c.version)
 _LOAD_STATE = select(*_STATE_COLUMNS).where(states_table.c.key == bindparam("key"))
 _LOAD_TURN = (
-    select(*_PROFILE_COLUMNS, *_STATE_COLUMNS)
+    select(*PROFILE_COLUMNS, *_STATE_COLUMNS)
     .select_from(users.outerjoin(states_table, states_table.c.key == bindparam("key")))
     .where(*_THIS_USER)
 )
-_INSERT_STATE = _insert_ignoring_conflicts(states_table)
+_INSERT_STATE = insert_ignoring_conflicts(states_table)
 _UPDATE_STATE = (
     update(states_table)
     .where(
@@ -116,17 +127,22 @@ def _who(user: UserRef) -> dict[str, str]:
     return {"who_platform": user.platform.value, "who_user_id": user.user_id}
 
 
-def _profile(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
+def profile_from_row(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
+    """A profile from a row holding :data:`PROFILE_COLUMNS`."""
     return Profile(
         user=user,
         is_adult=row.is_adult,
         consented=bool(row.consented),
         timezone=row.timezone,
-        daily_time=_time(row.daily_time),
+        daily_time=parse_hhmm(row.daily_time),
         situation=Situation(row.situation) if row.situation else None,
-        onboarded_at=_aware(row.onboarded_at),
+        onboarded_at=aware(row.onboarded_at),
         safety_mode=bool(row.safety_mode),
-        safety_since=_aware(row.safety_since),
+        safety_since=aware(row.safety_since),
+        quiet_start=parse_hhmm(row.quiet_start),
+        quiet_end=parse_hhmm(row.quiet_end),
+        nudges_stopped=bool(row.nudges_stopped),
+        unreachable_since=aware(row.unreachable_since),
     )
 
 
@@ -146,7 +162,7 @@ class UserRepository:
     def find(self, user: UserRef) -> Profile | None:
         """Return the stored profile of ``user``, or None if they never talked to Mend."""
         row = self._connection.execute(_FIND_USER, _who(user)).first()
-        return None if row is None else _profile(user, row)
+        return None if row is None else profile_from_row(user, row)
 
     def create(self, user: UserRef, now: datetime) -> Profile:
         """Store an empty profile for ``user`` unless one exists; return the empty profile."""
@@ -156,6 +172,7 @@ class UserRepository:
             "platform_user_id": user.user_id,
             "consented": False,
             "safety_mode": False,
+            "nudges_stopped": False,
             "created_at": now,
             "updated_at": now,
         }
@@ -175,11 +192,15 @@ class UserRepository:
                 "new_is_adult": profile.is_adult,
                 "new_consented": profile.consented,
                 "new_timezone": profile.timezone,
-                "new_daily_time": _hhmm(profile.daily_time),
+                "new_daily_time": hhmm(profile.daily_time),
                 "new_situation": profile.situation.value if profile.situation else None,
                 "new_onboarded_at": profile.onboarded_at,
                 "new_safety_mode": profile.safety_mode,
                 "new_safety_since": profile.safety_since,
+                "new_quiet_start": hhmm(profile.quiet_start),
+                "new_quiet_end": hhmm(profile.quiet_end),
+                "new_nudges_stopped": profile.nudges_stopped,
+                "new_unreachable_since": profile.unreachable_since,
                 "now": now,
             },
         )
@@ -237,7 +258,7 @@ def load_turn(
     """
     row = connection.execute(_LOAD_TURN, {**_who(user), "key": key}).first()
     if row is not None:
-        return _profile(user, row), _versioned(row)
+        return profile_from_row(user, row), _versioned(row)
     return UserRepository(connection).create(user, now), StateRepository(connection).load(key)
 
 
@@ -268,11 +289,16 @@ def _export_user(connection: Connection, user: UserRef, cipher: Cipher) -> Expor
             "timezone": row.timezone,
             "daily_time": row.daily_time,
             "situation": row.situation,
-            "onboarded_at": iso(_aware(row.onboarded_at)),
+            "onboarded_at": iso(aware(row.onboarded_at)),
             "safety_mode": row.safety_mode,
-            "safety_since": iso(_aware(row.safety_since)),
-            "first_seen": iso(_aware(row.created_at)),
-            "last_changed": iso(_aware(row.updated_at)),
+            "safety_since": iso(aware(row.safety_since)),
+            "quiet_hours": (
+                f"{row.quiet_start}-{row.quiet_end}" if row.quiet_start and row.quiet_end else None
+            ),
+            "nudges_stopped": row.nudges_stopped,
+            "unreachable_since": iso(aware(row.unreachable_since)),
+            "first_seen": iso(aware(row.created_at)),
+            "last_changed": iso(aware(row.updated_at)),
         }
     ]
 
@@ -287,7 +313,7 @@ def _export_states(connection: Connection, user: UserRef, cipher: Cipher) -> Exp
         .where(_state_keys_of(user), states_table.c.flow.is_not(None))
         .order_by(states_table.c.updated_at)
     )
-    return [{"flow": r.flow, "step": r.step, "since": iso(_aware(r.updated_at))} for r in rows]
+    return [{"flow": r.flow, "step": r.step, "since": iso(aware(r.updated_at))} for r in rows]
 
 
 def _delete_states(connection: Connection, user: UserRef) -> int:

@@ -1,0 +1,456 @@
+"""The send queue and delivery record: one row per (item, local date), claimed in batches.
+
+Rows are written by the tick (due subscriptions, see ``core.storage.subscriptions``) and
+by flows through the ``Timers`` port (break ends, reminders). A sender claims queued rows
+of its platform in priority order, marks them ``sending`` in one commit, sends them, and
+settles them in the next. The unique (item, local date) key means no item can be queued,
+and so sent, twice on one local day, even across crashes and processes.
+
+What happens when the outcome of a send is unknown (a time-out, or a crash that left
+rows ``sending``) depends on the kind (``core.schedule.kinds``): at-most-once kinds are
+recorded as ``unknown`` and not resent; at-least-once kinds are queued once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
+
+from core.crypto import Cipher
+from core.profile import Profile
+from core.schedule.kinds import AT_LEAST_ONCE, BREAKS_QUIET, ItemKind, deliver_by, priority_of
+from core.schedule.local_time import outside_quiet
+from core.schedule.timers import Payload
+from core.storage.personal_data import Exported, PersonalDataHooks, iso
+from core.storage.repositories import (
+    PROFILE_COLUMNS,
+    aware,
+    insert_ignoring_conflicts,
+    profile_from_row,
+)
+from core.storage.subscriptions import quiet_hours
+from core.storage.tables import deliveries, subscriptions, users
+from core.timezones import resolve_timezone
+from core.types import ChatKind, ChatRef, Platform, UserRef
+
+__all__ = [
+    "HOOKS",
+    "Claimed",
+    "Outcome",
+    "Result",
+    "TimerRepository",
+    "claim",
+    "prune_settled",
+    "queue_counts",
+    "recover_stale",
+    "settle",
+]
+
+QUEUED, SENDING, SENT = "queued", "sending", "sent"
+SETTLED = ("sent", "unknown", "refused", "skipped", "failed")
+
+_USER_ID = (
+    select(users.c.id)
+    .where(
+        users.c.platform == bindparam("who_platform"),
+        users.c.platform_user_id == bindparam("who_user_id"),
+    )
+    .scalar_subquery()
+)
+
+
+def _who(user: UserRef) -> dict[str, str]:
+    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
+
+
+class TimerRepository:
+    """The ``Timers`` port on one transaction: one-off items in the send queue."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def schedule(
+        self,
+        key: str,
+        at: datetime,
+        payload: Payload,
+        *,
+        kind: ItemKind,
+        user: UserRef,
+        chat: ChatRef | None = None,
+    ) -> None:
+        """Queue ``kind`` for ``at``, replacing a pending item with the same ``key``.
+
+        A key is used once per UTC day: a key already sent that day is not sent again.
+        Anything but a break end is moved out of the person's quiet hours and given its
+        grace window, like a nudge.
+        """
+        self.cancel(key)
+        person = self._connection.execute(
+            select(users.c.id, users.c.timezone, users.c.quiet_start, users.c.quiet_end).where(
+                users.c.platform == user.platform.value,
+                users.c.platform_user_id == user.user_id,
+            )
+        ).first()
+        user_id = person.id if person is not None else None
+        by: datetime | None = None
+        if kind not in BREAKS_QUIET and person is not None:
+            zone = resolve_timezone(person.timezone or "UTC")
+            quiet = quiet_hours(person.quiet_start, person.quiet_end)
+            at = outside_quiet(zone, at, quiet)
+            by = deliver_by(kind, zone, at, quiet)
+        insert = insert_ignoring_conflicts(deliveries)[self._connection.dialect.name]
+        self._connection.execute(
+            insert,
+            {
+                "item": f"timer:{key}",
+                "local_date": at.date().isoformat(),
+                "kind": kind.value,
+                "priority": int(priority_of(kind)),
+                "platform": user.platform.value,
+                "user_id": user_id,
+                "chat_id": chat.chat_id if chat else None,
+                "chat_kind": chat.kind.value if chat else None,
+                "thread_id": chat.thread_id if chat else None,
+                "payload": json.dumps(payload, sort_keys=True),
+                "status": QUEUED,
+                "attempts": 0,
+                "due_at": at,
+                "not_before": at,
+                "deliver_by": by,
+            },
+        )
+
+    def cancel(self, key: str) -> bool:
+        """Drop the pending item with ``key``; True if there was one."""
+        result = self._connection.execute(
+            delete(deliveries).where(
+                deliveries.c.item == f"timer:{key}", deliveries.c.status == QUEUED
+            )
+        )
+        return bool(result.rowcount)
+
+    def pending(self, key: str) -> datetime | None:
+        """When the pending item with ``key`` is due, or None."""
+        value = self._connection.execute(
+            select(deliveries.c.not_before).where(
+                deliveries.c.item == f"timer:{key}", deliveries.c.status == QUEUED
+            )
+        ).scalar()
+        return aware(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One queued send, claimed by a sender.
+
+    Attributes:
+        id: the delivery row.
+        item: ``sub:<id>`` or ``timer:<key>``.
+        local_date: the local day it belongs to.
+        kind: what it is.
+        platform: where it goes.
+        chat: the chat to send to; None for the person's private chat.
+        profile: the person it is for, as stored now; None when it is for no one person.
+        payload: identifiers and choices for rendering.
+        attempts: sends so far whose outcome was unknown.
+        due_at: when it was due.
+    """
+
+    id: int
+    item: str
+    local_date: str
+    kind: ItemKind
+    platform: Platform
+    chat: ChatRef | None
+    profile: Profile | None
+    payload: Payload = field(default_factory=dict)
+    attempts: int = 0
+    due_at: datetime | None = None
+
+    @property
+    def nonce(self) -> str:
+        """A stable 24-character id of this delivery, for platforms that deduplicate."""
+        text = f"{self.item}@{self.local_date}".encode()
+        return hashlib.blake2b(text, digest_size=12).hexdigest()
+
+
+class Result(StrEnum):
+    """How one send ended."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    REFUSED = "refused"
+    RATE_LIMITED = "rate_limited"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one claimed send, for :func:`settle`."""
+
+    claimed: Claimed
+    result: Result
+    retry_after: float = 0.0
+    reason: str | None = None
+
+
+_CLAIM = (
+    select(
+        deliveries.c.id,
+        deliveries.c.item,
+        deliveries.c.local_date,
+        deliveries.c.kind,
+        deliveries.c.platform,
+        deliveries.c.chat_id,
+        deliveries.c.chat_kind,
+        deliveries.c.thread_id,
+        deliveries.c.payload,
+        deliveries.c.attempts,
+        deliveries.c.due_at,
+        deliveries.c.deliver_by,
+        users.c.platform_user_id,
+        *PROFILE_COLUMNS,
+    )
+    .outerjoin(users, users.c.id == deliveries.c.user_id)
+    .where(
+        deliveries.c.status == QUEUED,
+        deliveries.c.platform == bindparam("platform"),
+        deliveries.c.not_before <= bindparam("now"),
+    )
+    .order_by(deliveries.c.priority, deliveries.c.not_before)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=deliveries)
+)
+_MARK = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status"),
+        reason=bindparam("new_reason"),
+        claimed_at=bindparam("new_claimed_at"),
+        settled_at=bindparam("new_settled_at"),
+        attempts=bindparam("new_attempts"),
+        not_before=bindparam("new_not_before"),
+    )
+)
+
+
+def _claimed(row: Any) -> Claimed:
+    platform = Platform(row.platform)
+    profile = None
+    if row.platform_user_id is not None:
+        profile = profile_from_row(UserRef(platform, row.platform_user_id), row)
+    chat = None
+    if row.chat_id is not None:
+        chat = ChatRef(platform, row.chat_id, ChatKind(row.chat_kind), row.thread_id)
+    return Claimed(
+        id=row.id,
+        item=row.item,
+        local_date=row.local_date,
+        kind=ItemKind(row.kind),
+        platform=platform,
+        chat=chat,
+        profile=profile,
+        payload=json.loads(row.payload) if row.payload else {},
+        attempts=row.attempts,
+        due_at=aware(row.due_at),
+    )
+
+
+def claim(connection: Connection, platform: Platform, now: datetime, limit: int) -> list[Claimed]:
+    """Claim up to ``limit`` queued sends of ``platform`` that are due, by priority.
+
+    Claimed rows are ``sending`` when this transaction commits. Rows past their grace
+    window are settled as skipped (``stale``) instead of being returned.
+    """
+    rows = connection.execute(
+        _CLAIM, {"platform": platform.value, "now": now, "limit": limit}
+    ).all()
+    if not rows:
+        return []
+    marks: list[dict[str, Any]] = []
+    claimed: list[Claimed] = []
+    for row in rows:
+        by = aware(row.deliver_by)
+        late = by is not None and now > by
+        marks.append(
+            {
+                "row_id": row.id,
+                "new_status": "skipped" if late else SENDING,
+                "new_reason": "stale" if late else None,
+                "new_claimed_at": now,
+                "new_settled_at": now if late else None,
+                "new_attempts": row.attempts,
+                "new_not_before": aware(row.due_at) if late else now,
+            }
+        )
+        if not late:
+            claimed.append(_claimed(row))
+    connection.execute(_MARK, marks)
+    return claimed
+
+
+def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Record how claimed sends ended, in one transaction.
+
+    A refusal switches off that subscription; refused in a private chat, the person is
+    marked unreachable (and told the next time they write). A rate limit puts the row
+    back after ``retry_after`` without counting an attempt.
+    """
+    marks: list[dict[str, Any]] = []
+    refused_subs: list[int] = []
+    unreachable: list[str] = []
+    for outcome in outcomes:
+        item = outcome.claimed
+        status, reason, attempts = outcome.result.value, outcome.reason, item.attempts
+        not_before: datetime = now
+        settled_at: datetime | None = now
+        if outcome.result is Result.RATE_LIMITED:
+            status, settled_at = QUEUED, None
+            not_before = now + timedelta(seconds=outcome.retry_after)
+        elif outcome.result is Result.UNKNOWN:
+            attempts += 1
+            if item.kind in AT_LEAST_ONCE and attempts < 2:
+                status, settled_at = QUEUED, None
+        elif outcome.result is Result.REFUSED:
+            if item.item.startswith("sub:"):
+                refused_subs.append(int(item.item.removeprefix("sub:")))
+            if item.chat is None and item.profile is not None:
+                unreachable.append(item.profile.user.user_id)
+        marks.append(
+            {
+                "row_id": item.id,
+                "new_status": status,
+                "new_reason": reason,
+                "new_claimed_at": None if status == QUEUED else now,
+                "new_settled_at": settled_at,
+                "new_attempts": attempts,
+                "new_not_before": not_before,
+            }
+        )
+    if marks:
+        connection.execute(_MARK, marks)
+    if refused_subs:
+        connection.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id.in_(refused_subs))
+            .values(active=False, next_due_at=None, updated_at=now)
+        )
+    if unreachable:
+        platform = outcomes[0].claimed.platform.value
+        connection.execute(
+            update(users)
+            .where(
+                users.c.platform == platform,
+                users.c.platform_user_id.in_(unreachable),
+                users.c.unreachable_since.is_(None),
+            )
+            .values(unreachable_since=now)
+        )
+        connection.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.user_id.in_(
+                    select(users.c.id).where(
+                        users.c.platform == platform, users.c.platform_user_id.in_(unreachable)
+                    )
+                )
+            )
+            .values(active=False, next_due_at=None, updated_at=now)
+        )
+
+
+def recover_stale(connection: Connection, now: datetime, claimed_before: datetime) -> int:
+    """Settle sends left ``sending`` by a process that died before recording the outcome.
+
+    At-least-once kinds are queued once more; the others are recorded as ``unknown``.
+    Returns how many rows were recovered.
+    """
+    stale = and_(deliveries.c.status == SENDING, deliveries.c.claimed_at < claimed_before)
+    again = [kind.value for kind in AT_LEAST_ONCE]
+    requeued = connection.execute(
+        update(deliveries)
+        .where(stale, deliveries.c.kind.in_(again), deliveries.c.attempts < 1)
+        .values(status=QUEUED, attempts=deliveries.c.attempts + 1, not_before=now, claimed_at=None)
+    ).rowcount
+    lost = connection.execute(
+        update(deliveries)
+        .where(stale)
+        .values(
+            status="unknown",
+            reason="crash",
+            attempts=deliveries.c.attempts + 1,
+            settled_at=now,
+        )
+    ).rowcount
+    return int(requeued) + int(lost)
+
+
+def prune_settled(connection: Connection, before: datetime) -> int:
+    """Delete records of sends settled before ``before``; the queue keeps only recent days."""
+    result = connection.execute(
+        delete(deliveries).where(deliveries.c.status.in_(SETTLED), deliveries.c.settled_at < before)
+    )
+    return int(result.rowcount)
+
+
+def queue_counts(connection: Connection, since: datetime) -> dict[str, int]:
+    """Rows by status: everything still queued or sending, and what settled since ``since``."""
+    open_rows = connection.execute(
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.status.in_((QUEUED, SENDING)))
+        .group_by(deliveries.c.status)
+    ).all()
+    settled_rows = connection.execute(
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.status.in_(SETTLED), deliveries.c.settled_at >= since)
+        .group_by(deliveries.c.status)
+    ).all()
+    return {str(status): int(count) for status, count in [*open_rows, *settled_rows]}
+
+
+def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
+    rows = connection.execute(
+        select(
+            deliveries.c.kind,
+            deliveries.c.local_date,
+            deliveries.c.status,
+            deliveries.c.due_at,
+            deliveries.c.settled_at,
+        )
+        .where(deliveries.c.user_id == _USER_ID)
+        .order_by(deliveries.c.due_at),
+        _who(user),
+    )
+    return [
+        {
+            "kind": r.kind,
+            "local_date": r.local_date,
+            "status": r.status,
+            "due_at": iso(aware(r.due_at)),
+            "settled_at": iso(aware(r.settled_at)),
+        }
+        for r in rows
+    ]
+
+
+def _delete(connection: Connection, user: UserRef) -> int:
+    result = connection.execute(
+        delete(deliveries).where(deliveries.c.user_id == _USER_ID), _who(user)
+    )
+    return int(result.rowcount)
+
+
+HOOKS = PersonalDataHooks(
+    section="deliveries", tables=(deliveries,), export=_export, delete=_delete
+)
+"""Timed sends to a person, queued and past: kinds, days and outcomes, no text."""

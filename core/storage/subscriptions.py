@@ -1,0 +1,405 @@
+"""Recurring items: which people get which nudge when, and turning due ones into sends.
+
+A subscription follows a person's IANA zone and local time; its next due instant is kept
+in UTC (``core.schedule.local_time``). A tick (``queue_due``) claims due subscriptions in
+one transaction: it writes one delivery row per occurrence (unique per item and local
+date, see ``core.storage.deliveries``) and moves each subscription to its next occurrence.
+On PostgreSQL the claim skips rows another process holds (``FOR UPDATE SKIP LOCKED``), so
+several processes can tick on one database; SQLite has one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from core.profile import Profile
+from core.schedule.kinds import ItemKind, deliver_by, priority_of
+from core.schedule.local_time import DEFAULT_QUIET, QuietHours, next_due, spread_offset
+from core.storage.personal_data import Exported, PersonalDataHooks, iso
+from core.storage.repositories import aware, hhmm, insert_ignoring_conflicts, parse_hhmm
+from core.storage.tables import deliveries, subscriptions, users
+from core.timezones import resolve_timezone
+from core.types import ChatRef, UserRef
+
+__all__ = [
+    "HOOKS",
+    "NUDGE_KINDS",
+    "QueuedDue",
+    "SubscriptionRepository",
+    "person_key",
+    "queue_due",
+    "quiet_hours",
+    "wants_nudges",
+]
+
+NUDGE_KINDS = (ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY)
+"""Kinds a subscription can have; ``/stop`` turns all of them off."""
+
+_CATCH_UP = timedelta(days=2)
+"""After a long downtime, missed occurrences older than this are not even counted one by
+one: the subscription jumps ahead."""
+
+_USER_ID = (
+    select(users.c.id)
+    .where(
+        users.c.platform == bindparam("who_platform"),
+        users.c.platform_user_id == bindparam("who_user_id"),
+    )
+    .scalar_subquery()
+)
+_INSERT_DELIVERY = insert_ignoring_conflicts(deliveries)
+
+
+def _who(user: UserRef) -> dict[str, str]:
+    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
+
+
+def person_key(user: UserRef) -> str:
+    """The stable string a person's spread offset is derived from."""
+    return f"{user.platform.value}:{user.user_id}"
+
+
+def quiet_hours(start: str | None, end: str | None) -> QuietHours:
+    """A person's stored quiet hours, or the default when they chose none (as ``Profile``)."""
+    first, last = parse_hhmm(start), parse_hhmm(end)
+    return QuietHours(first, last) if first is not None and last is not None else DEFAULT_QUIET
+
+
+def wants_nudges(profile: Profile) -> bool:
+    """Whether daily nudges are on for a person: set up, a time chosen, not stopped, reachable."""
+    return (
+        profile.onboarded
+        and profile.daily_time is not None
+        and not profile.nudges_stopped
+        and profile.unreachable_since is None
+    )
+
+
+class SubscriptionRepository:
+    """One person's recurring items, inside one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def follow(self, profile: Profile, default_timezone: str, now: datetime) -> None:
+        """Make the morning action follow the profile at once: its time, zone, quiet hours.
+
+        The next occurrence is computed from ``now``; ``/stop``, an unreachable person or
+        no chosen time switches it off. Call only when one of those changed, so a due
+        occurrence the tick has not claimed yet is never skipped by an unrelated save.
+        """
+        zone_name = profile.timezone or default_timezone
+        active = wants_nudges(profile)
+        at = profile.daily_time or time(9, 0)
+        next_at = None
+        if active:
+            zone = resolve_timezone(zone_name)
+            next_at = next_due(
+                zone,
+                at,
+                now,
+                offset=spread_offset(person_key(profile.user)),
+                quiet=profile.quiet,
+            )
+        self._put(profile.user, ItemKind.MORNING, zone_name, at, None, None, active, next_at, now)
+        if not active:
+            self.set_active(profile.user, False, now)
+        else:
+            self._refollow_others(profile, zone_name, now)
+
+    def subscribe(
+        self,
+        profile: Profile,
+        kind: ItemKind,
+        at: time,
+        now: datetime,
+        *,
+        default_timezone: str,
+        weekday: int | None = None,
+        chat: ChatRef | None = None,
+    ) -> datetime | None:
+        """Start (or move) a recurring ``kind`` for the person; returns its next due instant.
+
+        ``chat`` None means the person's private chat. It stays off while nudges are off.
+        """
+        if kind not in NUDGE_KINDS:
+            raise ValueError(f"{kind} is not a recurring kind")
+        zone_name = profile.timezone or default_timezone
+        active = wants_nudges(profile)
+        next_at = None
+        if active:
+            next_at = next_due(
+                resolve_timezone(zone_name),
+                at,
+                now,
+                offset=spread_offset(person_key(profile.user)),
+                quiet=profile.quiet,
+                weekday=weekday,
+            )
+        self._put(profile.user, kind, zone_name, at, weekday, chat, active, next_at, now)
+        return next_at
+
+    def unsubscribe(self, user: UserRef, kind: ItemKind) -> bool:
+        """Drop one recurring item; True if it existed."""
+        result = self._connection.execute(
+            delete(subscriptions).where(
+                subscriptions.c.user_id == _USER_ID, subscriptions.c.kind == kind.value
+            ),
+            _who(user),
+        )
+        return bool(result.rowcount)
+
+    def set_active(self, user: UserRef, active: bool, now: datetime) -> None:
+        """Switch all of a person's nudges off (or on again via :meth:`follow`)."""
+        values: dict[str, Any] = {"active": active, "updated_at": now}
+        if not active:
+            values["next_due_at"] = None
+        self._connection.execute(
+            update(subscriptions).where(subscriptions.c.user_id == _USER_ID).values(values),
+            _who(user),
+        )
+
+    def due_at(self, user: UserRef, kind: ItemKind) -> datetime | None:
+        """The next due instant of one of the person's items, None when off or absent."""
+        value = self._connection.execute(
+            select(subscriptions.c.next_due_at).where(
+                subscriptions.c.user_id == _USER_ID,
+                subscriptions.c.kind == kind.value,
+                subscriptions.c.active.is_(True),
+            ),
+            _who(user),
+        ).scalar()
+        return aware(value)
+
+    def _refollow_others(self, profile: Profile, zone_name: str, now: datetime) -> None:
+        """Other kinds keep their own local time but follow the zone and quiet hours."""
+        rows = self._connection.execute(
+            select(subscriptions.c.id, subscriptions.c.local_time, subscriptions.c.weekday).where(
+                subscriptions.c.user_id == _USER_ID,
+                subscriptions.c.kind != ItemKind.MORNING.value,
+            ),
+            _who(profile.user),
+        ).all()
+        zone = resolve_timezone(zone_name)
+        offset = spread_offset(person_key(profile.user))
+        for row in rows:
+            at = parse_hhmm(row.local_time) or time(9, 0)
+            due = next_due(zone, at, now, offset=offset, quiet=profile.quiet, weekday=row.weekday)
+            self._connection.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == row.id)
+                .values(timezone=zone_name, active=True, next_due_at=due, updated_at=now)
+            )
+
+    def _put(
+        self,
+        user: UserRef,
+        kind: ItemKind,
+        zone_name: str,
+        at: time,
+        weekday: int | None,
+        chat: ChatRef | None,
+        active: bool,
+        next_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        values = {
+            "timezone": zone_name,
+            "local_time": hhmm(at),
+            "weekday": weekday,
+            "chat_id": chat.chat_id if chat else None,
+            "chat_kind": chat.kind.value if chat else None,
+            "thread_id": chat.thread_id if chat else None,
+            "active": active,
+            "next_due_at": next_at,
+            "updated_at": now,
+        }
+        changed = self._connection.execute(
+            update(subscriptions)
+            .where(subscriptions.c.user_id == _USER_ID, subscriptions.c.kind == kind.value)
+            .values(values),
+            _who(user),
+        ).rowcount
+        if changed:
+            return
+        user_id = self._connection.execute(select(_USER_ID), _who(user)).scalar()
+        if user_id is None:
+            return  # the person was deleted in this very turn
+        insert = insert_ignoring_conflicts(subscriptions)[self._connection.dialect.name]
+        self._connection.execute(
+            insert,
+            {
+                **values,
+                "user_id": user_id,
+                "kind": kind.value,
+                "platform": user.platform.value,
+                "created_at": now,
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedDue:
+    """What one tick did with the due subscriptions it claimed.
+
+    Attributes:
+        queued: occurrences put in the send queue.
+        stale: occurrences past their grace window, skipped (and recorded as skipped).
+        missed: older occurrences during a downtime, skipped without a record.
+    """
+
+    queued: int = 0
+    stale: int = 0
+    missed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        """Subscriptions handled by the tick."""
+        return self.queued + self.stale
+
+
+_DUE = (
+    select(
+        subscriptions.c.id,
+        subscriptions.c.user_id,
+        subscriptions.c.kind,
+        subscriptions.c.platform,
+        subscriptions.c.timezone,
+        subscriptions.c.local_time,
+        subscriptions.c.weekday,
+        subscriptions.c.chat_id,
+        subscriptions.c.chat_kind,
+        subscriptions.c.thread_id,
+        subscriptions.c.next_due_at,
+        users.c.platform_user_id,
+        users.c.quiet_start,
+        users.c.quiet_end,
+    )
+    .join(users, users.c.id == subscriptions.c.user_id)
+    .where(subscriptions.c.active.is_(True), subscriptions.c.next_due_at <= bindparam("now"))
+    .order_by(subscriptions.c.next_due_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=subscriptions)
+)
+_ADVANCE = (
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("sub_id"))
+    .values(next_due_at=bindparam("next_at"))
+)
+
+
+def _following(
+    zone: tzinfo,
+    at: time,
+    after: datetime,
+    *,
+    offset: timedelta,
+    quiet: QuietHours | None,
+    weekday: int | None,
+) -> datetime:
+    return next_due(zone, at, after, offset=offset, quiet=quiet, weekday=weekday)
+
+
+def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
+    """Claim up to ``limit`` due subscriptions, queue one send each, move each on.
+
+    An occurrence past its grace window (a morning action after noon, say, after Mend was
+    down) is recorded as skipped, not sent. Run it inside one transaction: the queued rows
+    and the moved due times commit together or not at all.
+    """
+    rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
+    if not rows:
+        return QueuedDue()
+    zones: dict[str, tzinfo] = {}
+    inserts: list[dict[str, Any]] = []
+    advances: list[dict[str, Any]] = []
+    queued = stale = missed = 0
+    for row in rows:
+        zone = zones.get(row.timezone)
+        if zone is None:
+            zone = zones[row.timezone] = resolve_timezone(row.timezone)
+        kind = ItemKind(row.kind)
+        at = parse_hhmm(row.local_time) or time(9, 0)
+        quiet = quiet_hours(row.quiet_start, row.quiet_end)
+        offset = spread_offset(f"{row.platform}:{row.platform_user_id}")
+        due = aware(row.next_due_at)
+        assert due is not None
+
+        following = partial(_following, zone, at, offset=offset, quiet=quiet, weekday=row.weekday)
+
+        if now - due > _CATCH_UP:
+            due = following(now - _CATCH_UP)
+            missed += 1
+        upcoming = following(due)
+        while upcoming <= now:  # a downtime: only the latest occurrence may still go out
+            due, upcoming = upcoming, following(upcoming)
+            missed += 1
+        by = deliver_by(kind, zone, due, quiet)
+        late = by is not None and now > by
+        stale += late
+        queued += not late
+        inserts.append(
+            {
+                "item": f"sub:{row.id}",
+                "local_date": due.astimezone(zone).date().isoformat(),
+                "kind": kind.value,
+                "priority": int(priority_of(kind)),
+                "platform": row.platform,
+                "user_id": row.user_id,
+                "chat_id": row.chat_id,
+                "chat_kind": row.chat_kind,
+                "thread_id": row.thread_id,
+                "payload": None,
+                "status": "skipped" if late else "queued",
+                "reason": "stale" if late else None,
+                "attempts": 0,
+                "due_at": due,
+                "not_before": due,
+                "deliver_by": by,
+                "claimed_at": None,
+                "settled_at": now if late else None,
+            }
+        )
+        advances.append({"sub_id": row.id, "next_at": upcoming})
+    connection.execute(_INSERT_DELIVERY[connection.dialect.name], inserts)
+    connection.execute(_ADVANCE, advances)
+    return QueuedDue(queued=queued, stale=stale, missed=missed)
+
+
+def _export(connection: Connection, user: UserRef, cipher: object) -> Exported:
+    rows = connection.execute(
+        select(subscriptions)
+        .where(subscriptions.c.user_id == _USER_ID)
+        .order_by(subscriptions.c.id),
+        _who(user),
+    )
+    return [
+        {
+            "kind": r.kind,
+            "timezone": r.timezone,
+            "local_time": r.local_time,
+            "weekday": r.weekday,
+            "where": "private" if r.chat_id is None else "group",
+            "active": r.active,
+            "next_due_at": iso(aware(r.next_due_at)),
+        }
+        for r in rows
+    ]
+
+
+def _delete(connection: Connection, user: UserRef) -> int:
+    result = connection.execute(
+        delete(subscriptions).where(subscriptions.c.user_id == _USER_ID), _who(user)
+    )
+    return int(result.rowcount)
+
+
+HOOKS = PersonalDataHooks(
+    section="schedule", tables=(subscriptions,), export=_export, delete=_delete
+)
+"""A person's recurring items: kinds and times, no text."""

@@ -70,6 +70,72 @@ SCOPE_IDENTITY = "scope.identity"
 SCOPE_DIAGNOSIS = "scope.diagnosis"
 PRIVACY_SUMMARY = "privacy.summary"
 EXPORT_READY = "export.ready"
+NUDGE_MORNING = "nudges.morning"
+"""The daily small step; ``$action`` is one of the micro-actions."""
+NUDGE_EVENING = "nudges.evening"
+NUDGE_WEEKLY = "nudges.weekly"
+NUDGE_BREAK_END = "nudges.break_end"
+NUDGE_BREAK_END_SELF_CARE = "nudges.break_end_self_care"
+"""The end of a break for someone in safety mode: no nudge back into the conversation."""
+NUDGE_BUTTON_DONE = "nudges.button.done"
+NUDGE_BUTTON_SKIP = "nudges.button.skip"
+NUDGE_BUTTON_SWAP = "nudges.button.swap"
+NUDGE_BUTTON_KEPT = "nudges.button.kept"
+NUDGE_BUTTON_NOT_TODAY = "nudges.button.not_today"
+NUDGE_DONE = "nudges.done"
+NUDGE_SKIPPED = "nudges.skipped"
+NUDGE_SWAPPED = "nudges.swapped"
+NUDGE_KEPT = "nudges.kept"
+NUDGE_NOT_TODAY = "nudges.not_today"
+NUDGE_HELD = "nudges.held"
+"""A nudge button pressed while safety mode is on: steps are on hold."""
+NUDGES_NOT_SET_UP = "nudges.not_set_up"
+NUDGES_STOPPED = "nudges.stop.done"
+NUDGES_ALREADY_STOPPED = "nudges.stop.already"
+NUDGES_RESUMED = "nudges.resume.done"
+NUDGES_ALREADY_ON = "nudges.resume.already"
+NUDGES_RESUMED_HELD = "nudges.resume.held"
+"""``/resume`` in safety mode: switched on, but held until safety mode ends."""
+NUDGES_UNREACHABLE = "nudges.unreachable"
+"""Said once, the next time someone writes, after their daily step could not reach them."""
+NUDGES_INSIDE_QUIET = "nudges.inside_quiet"
+"""The chosen daily time falls inside quiet hours, so the step waits until they end."""
+NUDGE_WHEN_TODAY = "nudges.when.today"
+NUDGE_WHEN_TOMORROW = "nudges.when.tomorrow"
+NUDGE_WHEN_LATER = "nudges.when.later"
+
+NUDGE_KEYS: tuple[str, ...] = (
+    NUDGE_MORNING,
+    NUDGE_EVENING,
+    NUDGE_WEEKLY,
+    NUDGE_BREAK_END,
+    NUDGE_BREAK_END_SELF_CARE,
+    NUDGE_BUTTON_DONE,
+    NUDGE_BUTTON_SKIP,
+    NUDGE_BUTTON_SWAP,
+    NUDGE_BUTTON_KEPT,
+    NUDGE_BUTTON_NOT_TODAY,
+    NUDGE_DONE,
+    NUDGE_SKIPPED,
+    NUDGE_SWAPPED,
+    NUDGE_KEPT,
+    NUDGE_NOT_TODAY,
+    NUDGE_HELD,
+    NUDGES_NOT_SET_UP,
+    NUDGES_STOPPED,
+    NUDGES_ALREADY_STOPPED,
+    NUDGES_RESUMED,
+    NUDGES_ALREADY_ON,
+    NUDGES_RESUMED_HELD,
+    NUDGES_UNREACHABLE,
+    NUDGES_INSIDE_QUIET,
+    NUDGE_WHEN_TODAY,
+    NUDGE_WHEN_TOMORROW,
+    NUDGE_WHEN_LATER,
+)
+"""Every fixed text of daily steps, ``/stop`` and ``/resume``. The micro-actions
+themselves (``nudges.action.<id>``) are checked when ``NudgeDesk`` is built."""
+
 PLAN_SECTION_KEYS = {
     "signs": "safety.plan.item.signs",
     "coping": "safety.plan.item.coping",
@@ -146,6 +212,7 @@ REQUIRED: tuple[str, ...] = (
     ALLOW_DMS,
     SENT_PRIVATELY,
     *SAFETY_KEYS,
+    *NUDGE_KEYS,
 )
 
 PLACEHOLDERS: frozenset[str] = frozenset(
@@ -166,6 +233,11 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "item",
         "text",
         "retention_days",
+        "quiet_hours",
+        "action",
+        "when",
+        "next_time",
+        "next_date",
     }
 )
 """Every ``$placeholder`` a text may use."""

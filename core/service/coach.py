@@ -23,6 +23,7 @@ from core.safety import Category, Screening, screen
 from core.safety.resources import ResourceBook, load_resources
 from core.safety.scope import ScopeQuestion, scope_question
 from core.service.locks import KeyedLocks
+from core.service.nudges import NudgeDesk, NudgePress, decode_press
 from core.service.safety import (
     SafetyAction,
     SafetyDesk,
@@ -38,6 +39,7 @@ from core.storage import (
     load_turn,
 )
 from core.storage.safety_plans import SafetyPlanRepository
+from core.storage.subscriptions import SubscriptionRepository
 from core.types import Attachment, EventKind, IncomingEvent, Reply
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,19 @@ EXPORT_FILENAME = "mend-export.json"
 
 Handler = Callable[[IncomingEvent, Profile, FlowState | None, datetime], StepResult]
 _NOT_SCREENED = Screening(Category.NONE, ())
+
+
+def _schedule_of(profile: Profile) -> tuple[object, ...]:
+    """The fields a person's daily step follows; a change to any of them reschedules it."""
+    return (
+        profile.onboarded_at,
+        profile.daily_time,
+        profile.timezone,
+        profile.quiet_start,
+        profile.quiet_end,
+        profile.nudges_stopped,
+        profile.unreachable_since,
+    )
 
 
 class CoachService:
@@ -86,6 +101,7 @@ class CoachService:
         self._safety = SafetyDesk(
             content, resources or load_resources(), default_timezone=default_timezone
         )
+        self._nudges = NudgeDesk(content, default_timezone)
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
         self._commands: dict[str, Handler] = {
@@ -94,6 +110,8 @@ class CoachService:
             "help": self._help,
             "start": self._start,
             "settings": self._settings,
+            "stop": self._stop,
+            "resume": self._resume,
             "privacy": self._privacy,
             "export": self._export,
             "delete": self._delete,
@@ -151,6 +169,12 @@ class CoachService:
         if result.profile.safety_mode and result.profile.safety_since is None:
             # A flow answer that points to abuse or fear switched safety mode on.
             result = replace(result, profile=replace(result.profile, safety_since=now))
+        unreachable = result.profile.unreachable_since is not None
+        if unreachable and event.chat.is_private and not screening.is_hit:
+            # Their daily step was refused (blocked bot, closed DMs): say so once, here;
+            # never in front of help after a worrying message (it waits for the next turn).
+            notice, quiet = self._nudges.unreachable_notice(result.profile)
+            result = replace(result, replies=(notice, *result.replies), profile=quiet)
         if result.notes:
             plans = SafetyPlanRepository(connection, self._cipher)
             for note, text in result.notes:  # every note so far belongs to the safety plan
@@ -163,6 +187,13 @@ class CoachService:
             replies += self._act(action, connection, event, result.profile, now)
         if result.profile != profile:
             UserRepository(connection).save(result.profile, now)
+        if _schedule_of(result.profile) != _schedule_of(profile) and (
+            profile.onboarded or result.profile.onboarded
+        ):
+            SubscriptionRepository(connection).follow(result.profile, self._default_timezone, now)
+            heads_up = self._nudges.quiet_note(profile, result.profile)
+            if heads_up is not None:
+                replies.append(heads_up)
         if result.state != stored.state:
             StateRepository(connection).save(key, result.state, stored.version, now)
         return replies
@@ -224,6 +255,9 @@ class CoachService:
         action = decode_action(event.payload or "")
         if action is not None:
             return self._safety_press(action, event, profile, state, now)
+        nudge = decode_press(event.payload or "")
+        if nudge is not None:
+            return self._nudge_press(nudge, event, profile, state, now)
         press = decode(event.payload or "")
         result = None
         if press is not None and state is not None:
@@ -311,6 +345,20 @@ class CoachService:
         }[action](profile)
         return StepResult(tuple(replies), state, profile)
 
+    def _nudge_press(
+        self,
+        press: NudgePress,
+        event: IncomingEvent,
+        profile: Profile,
+        state: FlowState | None,
+        now: datetime,
+    ) -> StepResult:
+        """A button under a daily step or check-in: works anywhere, changes no state."""
+        replies = self._nudges.press(press, profile, now)
+        if not event.chat.is_private:
+            replies = [replace(r, private_to=event.user) for r in replies]
+        return StepResult(tuple(replies), state, profile)
+
     def _cancel(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
     ) -> StepResult:
@@ -361,6 +409,20 @@ class CoachService:
         if not profile.onboarded:
             return StepResult((self._say(keys.SETTINGS_NEEDS_START, profile),), state, profile)
         return self._engine.start(SETTINGS, profile, now)
+
+    def _stop(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        """No more daily or weekly nudges; everything else keeps working."""
+        reply, stopped = self._nudges.stop(profile)
+        return StepResult((reply,), state, stopped)
+
+    def _resume(
+        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
+    ) -> StepResult:
+        """Nudges on again, with when the next one comes."""
+        reply, resumed = self._nudges.resume(profile, now)
+        return StepResult((reply,), state, resumed)
 
     def _safety_command(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime

@@ -31,6 +31,7 @@ from bots.discord.factory import build_discord
 from core.service import CoachService
 from core.settings import Settings
 from core.types import IncomingEvent, Reply
+from scheduler.pacing import SendGate
 from tests.fakes import FakeClock
 
 TOKEN = "discord-test-token"  # a dummy, never sent anywhere
@@ -266,6 +267,9 @@ class Said:
     retired: bool = False
     uploads: list[tuple[str, bytes]] = field(default_factory=list)
     """``(filename, bytes)`` of every file sent with the message."""
+    nonce: str | None = None
+    enforce_nonce: bool = False
+    """A channel message's nonce and whether Discord was asked to drop a repeat of it."""
 
     @property
     def text(self) -> str:
@@ -289,13 +293,22 @@ class Refused:
 
 
 class Recorder:
-    """Everything the bot said, in order, wherever it said it."""
+    """Everything the bot said, in order, wherever it said it.
+
+    ``failures`` queues what the next channel sends meet, one per send: an error raised
+    instead of sending (a 5xx, a dropped connection, a long rate limit), or None to send.
+    Like Discord, a send with ``enforce_nonce`` and a nonce already used returns that
+    message again and creates none (``repeats`` counts those).
+    """
 
     def __init__(self) -> None:
         self.said: list[Said] = []
         self.calls: list[WebhookCall] = []
         self.refused = Refused()
-        self.attempts = 0  # channel sends tried, including refused ones
+        self.failures: list[BaseException | None] = []
+        self.attempts = 0  # channel sends tried, including refused and failed ones
+        self.repeats = 0
+        self.by_nonce: dict[str, dict[str, Any]] = {}
         self._interactions: dict[str, dict[str, Any]] = {}
 
     def expect(self, payload: dict[str, Any]) -> None:
@@ -370,6 +383,9 @@ class Recorder:
         self, channel: discord.abc.Messageable, payload: dict[str, Any], files: list[str]
     ) -> None:
         self.attempts += 1
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
         private = isinstance(channel, discord.DMChannel)
         if private:
             recipient = cast(discord.DMChannel, channel).recipient
@@ -438,8 +454,14 @@ def _recording_send_message(recorder: Recorder) -> Callable[..., Any]:
         names = [f.filename for f in params.files or []]
         sent_files = uploads(params.files)
         recorder.channel_send(channel, payload, names)
+        nonce = str(payload["nonce"]) if payload.get("nonce") is not None else None
+        if nonce is not None and payload.get("enforce_nonce") and nonce in recorder.by_nonce:
+            recorder.repeats += 1
+            return recorder.by_nonce[nonce]
         # Keep dpytest from writing attachments into the working directory.
         result = await original(self, channel_id, params=params._replace(files=None))
+        if nonce is not None:
+            recorder.by_nonce[nonce] = result
         recorder.sent(
             Said(
                 via="channel",
@@ -452,6 +474,8 @@ def _recording_send_message(recorder: Recorder) -> Callable[..., Any]:
                 files=names,
                 allowed_mentions=payload.get("allowed_mentions"),
                 uploads=sent_files,
+                nonce=nonce,
+                enforce_nonce=bool(payload.get("enforce_nonce")),
             )
         )
         return result
@@ -605,10 +629,12 @@ async def discord_bot(
     ack_budget: float = ACK_BUDGET,
     clock: FakeClock | None = None,
     members: tuple[str, ...] = ("Alex", "Robin"),
+    gate: SendGate | None = None,
 ) -> AsyncIterator[DiscordBot]:
     """The adapter as ``build_discord`` builds it, on a core over the SQLite file ``database``.
 
-    ``service`` replaces the core's service (a ``Scripted`` stand-in, say). dpytest's global
+    ``service`` replaces the core's service (a ``Scripted`` stand-in, say); ``gate``
+    replaces the send gate built at Discord's limits. dpytest's global
     state is configured afresh and emptied afterwards; the database is closed on the way out.
     """
     settings = discord_settings(
@@ -626,7 +652,7 @@ async def discord_bot(
         if service is not None:
             core = dataclasses.replace(core, service=cast(CoachService, service))
         adapter = build_discord(
-            core, settings, ack_budget=ack_budget, intents=discord.Intents.all()
+            core, settings, ack_budget=ack_budget, gate=gate, intents=discord.Intents.all()
         )
         bot = adapter.bot
         await bot._async_setup_hook()

@@ -43,14 +43,15 @@ class RecordingRequest(BaseRequest):
     """Answers every Bot API method like Telegram would, records each call, never networks.
 
     ``refuse`` lists chat ids whose messages get a 403 (the person never started the bot);
-    ``script`` holds per-method queues of raw responses served before the defaults;
+    ``script`` holds per-method queues of raw responses served before the defaults (a
+    ``None`` in a queue serves the default answer for that call);
     ``failures`` holds per-method queues of exceptions raised (like a dropped connection)
     before any response is served.
     """
 
     calls: list[Call] = field(default_factory=list)
     refuse: set[int] = field(default_factory=set)
-    script: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    script: dict[str, list[tuple[int, dict[str, Any]] | None]] = field(default_factory=dict)
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -82,8 +83,9 @@ class RecordingRequest(BaseRequest):
         if failing:
             raise failing.pop(0)
         queued = self.script.get(api_method)
-        if queued:
-            status, body = queued.pop(0)
+        scripted = queued.pop(0) if queued else None
+        if scripted is not None:
+            status, body = scripted
         else:
             status, body = self._default(api_method, params)
         call.status, call.result = status, body.get("result")

@@ -19,6 +19,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 import discord.ext.test as dpytest
 import pytest
@@ -28,15 +29,17 @@ from discord.ext.test import factories as facts
 
 import bots.discord
 from bots.app import Core
-from bots.discord import mapping, views
+from bots.discord import mapping, views, voices
 from bots.discord.adapter import DiscordAdapter
 from bots.discord.bot import MendBot, ShardedMendBot, intents, make_bot
-from bots.discord.factory import build_discord
+from bots.discord.factory import MAX_RATELIMIT_WAIT, build_discord
 from content import CONTENT_DIR
 from core import keys
 from core.content import Content
 from core.localtime import format_local_time
-from core.outbox import DeliveryRefused
+from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.schedule.kinds import Priority
+from core.service.nudges import NudgeDesk
 from core.types import (
     Attachment,
     Button,
@@ -48,6 +51,7 @@ from core.types import (
     Reply,
     UserRef,
 )
+from scheduler.pacing import DISCORD_LIMITS, PlatformLimits, SendGate
 from tests import discord_fakes as dc
 from tests.fakes import FakeClock
 from tests.prose import content_lines, literal_text, not_from_content, prose_literals
@@ -189,12 +193,18 @@ async def test_dm_onboarding_with_slash_commands_and_buttons(
 
     half_seven = format_local_time(clock_time(7, 30))
     calls = await bot.command("settings", alex, dm)
-    menu = said_text(content, "settings.menu", timezone="Europe/Berlin", daily_time=half_seven)
+    quiet = f"{format_local_time(clock_time(22, 0))}–{format_local_time(clock_time(8, 0))}"
+    menu = said_text(
+        content,
+        "settings.menu",
+        timezone="Europe/Berlin",
+        daily_time=half_seven,
+        quiet_hours=quiet,
+    )
     assert answers(calls) == [("callback", dc.MESSAGE, False, menu)]
+    flow = yaml.safe_load((CONTENT_DIR / "flows" / "settings.yaml").read_text(encoding="utf-8"))
     assert bot.said[-1].labels == [
-        texts.render("settings.button.timezone"),
-        texts.render("settings.button.time"),
-        texts.render("settings.button.nothing"),
+        texts.render(b["label"]) for b in flow["steps"]["menu"]["buttons"]
     ]
     _, calls = await bot.press(texts.render("settings.button.nothing"), alex, dm)
     assert_retired_first(calls)
@@ -407,6 +417,119 @@ async def test_send_maps_refusals_to_delivery_refused(tmp_path: Path, content: C
         with pytest.raises(DeliveryRefused):  # a channel Discord does not know
             await adapter.send(gone, reply)
         assert len(bot.said) == 2
+
+
+def in_channel(bot: dc.DiscordBot) -> ChatRef:
+    return ChatRef(Platform.DISCORD, str(bot.channel.id), ChatKind.GROUP)
+
+
+async def test_send_carries_the_nonce_on_every_message(tmp_path: Path) -> None:
+    async with stubbed(tmp_path, dc.Scripted()) as bot:
+        adapter, alex = bot.adapter, bot.members[0]
+        await adapter.send(in_channel(bot), ok(), nonce="delivery-1")
+        [said] = bot.said
+        assert (said.nonce, said.enforce_nonce) == ("delivery-1", True)
+
+        private = await adapter.open_private(UserRef(Platform.DISCORD, str(alex.id)))
+        await adapter.send(private, ok(), nonce="delivery-2")
+        assert (bot.said[-1].private, bot.said[-1].nonce) == (True, "delivery-2")
+
+        before = len(bot.said)
+        await adapter.send(in_channel(bot), ok(long_text()), nonce="delivery-3")
+        parts = bot.said[before:]
+        nonces = [s.nonce for s in parts]
+        assert len(parts) > 2
+        assert nonces[0] == "delivery-3"
+        assert len(set(nonces)) == len(nonces)
+        assert all(n is not None and len(n) <= voices.NONCE_LIMIT for n in nonces)
+        assert all(s.enforce_nonce for s in parts)
+        assert voices.part_nonces("delivery-3", len(parts)) == nonces  # the same every time
+
+        await adapter.send(in_channel(bot), ok(), nonce="x" * 40)  # too long for Discord
+        assert bot.said[-1].nonce == voices.part_nonces("x" * 40, 1)[0]
+        assert len(bot.said[-1].nonce or "") <= voices.NONCE_LIMIT
+
+
+async def test_a_retried_delivery_shows_nothing_twice(tmp_path: Path) -> None:
+    server_error = discord.DiscordServerError(
+        backend.FakeRequest(503, "Service Unavailable"),  # type: ignore[arg-type]
+        {"code": 0, "message": "upstream connect error"},
+    )
+    async with stubbed(tmp_path, dc.Scripted()) as bot:
+        bot.recorder.failures = [None, server_error]  # the second message fails
+        with pytest.raises(DeliveryUnknown) as unknown:
+            await bot.adapter.send(in_channel(bot), ok(long_text()), nonce="delivery-4")
+        assert isinstance(unknown.value.__cause__, discord.DiscordServerError)
+        assert len(bot.said) == 1
+
+        await bot.adapter.send(in_channel(bot), ok(long_text()), nonce="delivery-4")
+        assert bot.recorder.repeats == 1  # Discord handed back the first message
+        texts = [s.text for s in bot.said]
+        assert len(texts) == len(set(texts))
+        assert "".join(texts).count("Part 11") == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        discord.DiscordServerError(
+            backend.FakeRequest(500, "Internal Server Error"),  # type: ignore[arg-type]
+            {"code": 0, "message": "500: Internal Server Error"},
+        ),
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+        TimeoutError(),
+    ],
+    ids=["5xx", "disconnected", "reset", "timeout"],
+)
+async def test_send_says_unknown_when_a_message_may_have_gone_out(
+    tmp_path: Path, failure: BaseException
+) -> None:
+    async with stubbed(tmp_path, dc.Scripted()) as bot:
+        bot.recorder.failures = [failure]
+        with pytest.raises(DeliveryUnknown) as unknown:
+            await bot.adapter.send(in_channel(bot), ok(), nonce="delivery-5")
+        assert unknown.value.__cause__ is failure
+        assert bot.recorder.attempts == 1
+
+
+async def test_send_turns_a_long_rate_limit_into_rate_limited(tmp_path: Path) -> None:
+    async with stubbed(tmp_path, dc.Scripted()) as bot:
+        bot.recorder.failures = [discord.RateLimited(45.5)]
+        with pytest.raises(RateLimited) as limited:
+            await bot.adapter.send(in_channel(bot), ok(), nonce="delivery-6")
+        assert limited.value.retry_after == 45.5
+        assert bot.said == []
+
+
+async def test_answers_go_before_scheduled_sends_waiting_at_the_gate(tmp_path: Path) -> None:
+    gate = SendGate(PlatformLimits(overall_per_s=10, bulk_per_s=None))
+    async with stubbed(tmp_path, dc.Scripted(lambda event: [ok()]), gate=gate) as bot:
+        assert bot.adapter.gate is gate
+        async with gate.reply():
+            pass  # the only token is gone: the next one comes in 0.1 s
+        said_before_nudge: list[int] = []
+
+        async def nudge() -> None:
+            await gate.bulk(Priority.NUDGE, "someone", group=False)
+            said_before_nudge.append(len(bot.said))
+
+        waiting = asyncio.create_task(nudge())
+        await asyncio.sleep(0)  # the nudge is queued first
+        assert not waiting.done()
+        said = await bot.message("hello", bot.members[0])
+        await waiting
+    assert [s.text for s in said] == ["carry on"]
+    assert said_before_nudge == [1]  # the answer went out before the nudge got its turn
+
+
+async def test_scheduled_sends_do_not_wait_at_the_reply_gate(tmp_path: Path) -> None:
+    gate = SendGate(PlatformLimits(overall_per_s=0.1, bulk_per_s=None))
+    async with stubbed(tmp_path, dc.Scripted(), gate=gate) as bot:
+        async with gate.reply():
+            pass  # no token for ten seconds
+        await asyncio.wait_for(bot.adapter.send(in_channel(bot), ok(), nonce="n"), 1)
+        assert [s.text for s in bot.said] == ["carry on"]
 
 
 async def test_a_dm_to_someone_else_is_not_announced_as_a_dm_to_the_actor(
@@ -1252,7 +1375,9 @@ async def test_every_text_sent_comes_from_content(
     assert len(labels) >= 10
     assert all("\\" not in text for text in texts.by_key.values())  # so escapes can be undone
 
-    patterns = content_lines(content)
+    # A line that is only a placeholder (a nudge's "$action", itself a content text) says
+    # nothing by itself and would match any text at all.
+    patterns = [p for p in content_lines(content) if p.pattern != ".+?"]
     assert not_from_content("Hello from the adapter", patterns) == ["Hello from the adapter"]
     stray = [line for text in said for line in not_from_content(text, patterns)]
     assert stray == []
@@ -1380,7 +1505,12 @@ async def test_build_discord_follows_the_settings(tmp_path: Path, content: Conte
         discord_shard_ids="0,2",
         discord_dev_guild_id=42,
     )
-    core = Core(service=dc.Scripted(), content=content, database=None)  # type: ignore[arg-type]
+    core = Core(
+        service=dc.Scripted(),  # type: ignore[arg-type]
+        content=content,
+        database=None,  # type: ignore[arg-type]
+        nudges=NudgeDesk(content, "UTC"),
+    )
     adapter = build_discord(core, settings)
     try:
         assert isinstance(adapter, DiscordAdapter)
@@ -1390,6 +1520,10 @@ async def test_build_discord_follows_the_settings(tmp_path: Path, content: Conte
         assert adapter._read_plain_text is True
         assert adapter._dev_guild_id == 42
         assert adapter.bot.mend is adapter  # type: ignore[union-attr]
+        assert adapter.platform is Platform.DISCORD
+        assert adapter.gate is not None and adapter.gate.limits == DISCORD_LIMITS
+        # A 429 asking for more than this is raised, not slept through in the scheduler.
+        assert adapter.bot.http.max_ratelimit_timeout == MAX_RATELIMIT_WAIT == 30.0
     finally:
         await dispose(adapter.bot)
 

@@ -19,12 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 import yaml
+import yarl
 from aiohttp import WSMsgType, web
+from discord.gateway import DiscordWebSocket
 
+from bots.app import build_core
+from bots.discord.adapter import DiscordAdapter
+from bots.discord.run import run_discord
 from content import CONTENT_DIR
 from core.content import Content
+from core.outbox import Outbox
+from core.settings import Settings
+from core.types import Platform
+from scheduler.pacing import DISCORD_LIMITS, SendGate
 from tests.test_telegram_run import (
     EXIT_SECONDS,
     STARTUP_SECONDS,
@@ -766,3 +776,46 @@ async def test_unreachable_gateway_never_crashes_mend_run(
     for secret in discord_secrets(DISCORD_TOKEN):
         assert secret not in done.stdout + done.stderr
     assert blocked(tmp_path) == []
+
+
+# --- the scheduler's hook, in process ------------------------------------------------------
+
+
+async def test_run_discord_hands_its_outbox_and_gate_to_on_ready(
+    tmp_path: Path, discord_api: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In process, as the child guard does for ``mend run``: the gateway is the fake one.
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(discord_api.gateway_url))
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # run sets it
+    settings = Settings(
+        _env_file=None,
+        discord_bot_token=DISCORD_TOKEN,
+        discord_api_base_url=discord_api.api_base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}",
+    )
+    core = await build_core(settings)
+    stop = asyncio.Event()
+    handed: list[tuple[Platform, Outbox, SendGate]] = []
+    logged_in_at_hand_over: list[bool] = []
+
+    def on_ready(platform: Platform, outbox: Outbox, gate: SendGate) -> None:
+        handed.append((platform, outbox, gate))
+        logged_in_at_hand_over.append(bool(discord_api.rest("GET", "/users/@me")))
+
+    run = asyncio.create_task(run_discord(core, settings, stop, on_ready=on_ready))
+    try:
+        async with asyncio.timeout(STARTUP_SECONDS):
+            while not (handed and discord_api.is_ready()):
+                assert not run.done(), run.exception()
+                await asyncio.sleep(0.01)
+        [(platform, outbox, gate)] = handed
+        assert platform is Platform.DISCORD
+        assert isinstance(outbox, DiscordAdapter)
+        assert outbox.gate is gate  # answers and the scheduler wait at the very same gate
+        assert gate.limits == DISCORD_LIMITS
+        assert logged_in_at_hand_over == [True]
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, EXIT_SECONDS)
+        await core.database.close()
+    assert len(handed) == 1

@@ -17,6 +17,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bots.app import build_core
+from bots.telegram import TelegramAdapter
+from bots.telegram.run import run_telegram
+from core.outbox import Outbox
+from core.settings import Settings
+from core.types import ChatKind, ChatRef, Platform, Reply
+from scheduler.pacing import TELEGRAM_LIMITS, SendGate
 from tests import telegram_fakes as tg
 
 pytestmark = pytest.mark.slow
@@ -414,3 +421,56 @@ async def test_run_serves_the_webhook_until_a_signal(
     done = await mend.finish()
     assert done.returncode == 0, done.stderr
     assert_clean(done, WEBHOOK_SECRET)
+
+
+# --- the scheduler's hook, in process ------------------------------------------------------
+
+
+def loopback_only_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep any proxy settings of the test run away from loopback requests."""
+    for name in list(os.environ):
+        if "PROXY" in name.upper():
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+async def test_run_telegram_hands_its_outbox_and_gate_to_on_ready(
+    tmp_path: Path, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loopback_only_http(monkeypatch)
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=GOOD_TOKEN,
+        telegram_api_base_url=api.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}",
+    )
+    core = await build_core(settings)
+    stop = asyncio.Event()
+    handed: list[tuple[Platform, Outbox, SendGate]] = []
+    commands_at_hand_over: list[int] = []
+
+    def on_ready(platform: Platform, outbox: Outbox, gate: SendGate) -> None:
+        handed.append((platform, outbox, gate))
+        commands_at_hand_over.append(len(api.of("setMyCommands")))
+
+    run = asyncio.create_task(run_telegram(core, settings, stop, on_ready=on_ready))
+    try:
+        async with asyncio.timeout(STARTUP_SECONDS):
+            while not handed:
+                assert not run.done(), run.exception()
+                await asyncio.sleep(0.01)
+        [(platform, outbox, gate)] = handed
+        assert platform is Platform.TELEGRAM
+        assert isinstance(outbox, TelegramAdapter)
+        assert outbox.gate is gate  # answers and the scheduler wait at the very same gate
+        assert gate.limits == TELEGRAM_LIMITS
+        assert commands_at_hand_over == [2]  # handed over once the bot is set up
+
+        chat = ChatRef(Platform.TELEGRAM, "101", ChatKind.PRIVATE)
+        await outbox.send(chat, Reply(text="a nudge", key="test.nudge"), nonce="n-1")
+        assert [c.params["text"] for c in api.of("sendMessage")] == ["a nudge"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, EXIT_SECONDS)
+        await core.database.close()
+    assert len(handed) == 1

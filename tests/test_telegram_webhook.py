@@ -17,6 +17,7 @@ from bots.telegram.run import ALLOWED_UPDATES, start_webhook
 from bots.telegram.webhook import MAX_BODY_BYTES, SECRET_HEADER, build_webhook_app, webhook_path
 from core.content import Content
 from core.service import CoachService
+from core.service.nudges import NudgeDesk
 from core.settings import Settings
 from core.storage import Database
 from tests import telegram_fakes as tg
@@ -234,7 +235,9 @@ async def test_start_webhook_registers_and_serves_updates(
     content: Content, sqlite_db: Database, clock: FakeClock
 ) -> None:
     service = CoachService(content, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC")
-    core = Core(service=service, content=content, database=sqlite_db)
+    core = Core(
+        service=service, content=content, database=sqlite_db, nudges=NudgeDesk(content, "UTC")
+    )
     port = free_port()
     settings = Settings(
         _env_file=None,

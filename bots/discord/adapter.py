@@ -1,8 +1,16 @@
-"""The Discord adapter: owns the ``commands.Bot``, feeds the core, delivers its replies."""
+"""The Discord adapter: owns the ``commands.Bot``, feeds the core, delivers its replies.
+
+Answers to what a person just did post each channel or DM message after waiting their
+turn at the shared :class:`~scheduler.pacing.SendGate` (ahead of every scheduled send).
+:meth:`DiscordAdapter.send`, the core's ``Outbox``, is what the scheduler calls after it
+has waited its own turn: it does not wait at the gate, and it carries the delivery's nonce
+so a retried send cannot show a message twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -19,7 +27,8 @@ from core import keys
 from core.content import Content
 from core.outbox import DeliveryRefused
 from core.service import CoachService
-from core.types import ChatRef, IncomingEvent, Reply, UserRef
+from core.types import ChatRef, IncomingEvent, Platform, Reply, UserRef
+from scheduler.pacing import SendGate
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +43,14 @@ class DiscordAdapter:
 
     It decides nothing: no texts of its own (every string comes from content), no flow
     steps, no SQL, no scheduling. It implements the core's ``Outbox`` for timed work.
+
+    Attributes:
+        bot: the discord.py bot it owns.
+        gate: where answers wait their turn, shared with the scheduler (None: no pacing).
+        platform: always ``Platform.DISCORD``.
     """
+
+    platform = Platform.DISCORD
 
     def __init__(
         self,
@@ -45,8 +61,10 @@ class DiscordAdapter:
         read_plain_text: bool,
         dev_guild_id: int | None = None,
         ack_budget: float = ACK_BUDGET,
+        gate: SendGate | None = None,
     ) -> None:
         self.bot = bot
+        self.gate = gate
         self._service = service
         self._content = content
         self._read_plain_text = read_plain_text
@@ -101,17 +119,39 @@ class DiscordAdapter:
 
     # --- Outbox -----------------------------------------------------------------------
 
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Deliver ``reply`` to ``chat``: image first if any, then text in pieces.
+    async def send(self, chat: ChatRef, reply: Reply, *, nonce: str | None = None) -> None:
+        """Deliver a scheduled ``reply`` to ``chat``: image first if any, then text in pieces.
+
+        The caller has already waited its turn at the gate, so this does not. With a
+        ``nonce`` every message of the reply carries one derived from it (and
+        ``enforce_nonce``), so sending the same delivery again within Discord's nonce window
+        shows nothing twice, even when only some of its messages had gone out.
+
+        Args:
+            chat: where to send.
+            reply: what to send.
+            nonce: identifies this delivery (at most 25 characters are sent as they are).
 
         Raises:
             DeliveryRefused: if Discord will not deliver there (DMs closed, no access).
+            RateLimited: if Discord asked for a wait longer than the client sleeps through.
+            DeliveryUnknown: on a server error, dropped connection or time-out mid-send.
         """
-        await voices.post(await self._channel(chat), reply)
+        await voices.post(await self._channel(chat), reply, nonce=nonce)
 
     async def open_private(self, user: UserRef) -> ChatRef:
         """A person's DM, addressed by their id; the DM channel is opened on first send."""
         return mapping.private_chat(user)
+
+    async def _post(self, chat: ChatRef, reply: Reply) -> None:
+        """Deliver an answer to ``chat``: each message waits its turn at the gate."""
+        await voices.post(await self._channel(chat), reply, pace=self._pace)
+
+    def _pace(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """One turn to answer someone at the gate (no wait without a gate)."""
+        if self.gate is None:
+            return contextlib.nullcontext()
+        return self.gate.reply()
 
     async def _channel(self, chat: ChatRef) -> discord.abc.Messageable:
         bot = self.bot
@@ -135,7 +175,7 @@ class DiscordAdapter:
             return
         events = mapping.event_from_message(message, me, read_plain_text=self._read_plain_text)
         for event in events:
-            voice = ChannelVoice(message.channel, private=event.chat.is_private)
+            voice = ChannelVoice(message.channel, private=event.chat.is_private, pace=self._pace)
             try:
                 replies = await self._service.handle(event)
                 await self._deliver(event, replies, voice)
@@ -215,7 +255,7 @@ class DiscordAdapter:
                     await voice.say(reply)
                     continue
                 try:
-                    await self.send(target, reply)
+                    await self._post(target, reply)
                     dm_sent = dm_sent or reply.private_to == event.user
                 except DeliveryRefused:
                     if not event.chat.is_private and not refused_notice_sent:
@@ -228,7 +268,7 @@ class DiscordAdapter:
                 continue
             try:
                 if reply.chat is not None and reply.chat != event.chat:
-                    await self.send(reply.chat, reply)
+                    await self._post(reply.chat, reply)
                 else:
                     await self._say_in(event.chat, voice, reply)
             except DeliveryRefused:
@@ -239,7 +279,7 @@ class DiscordAdapter:
         if voice is not None:
             await voice.say(reply)
         else:
-            await self.send(chat, reply)
+            await self._post(chat, reply)
 
     def _say(self, key: str) -> Reply:
         return Reply(text=self._content.texts.render(key), key=key)

@@ -10,9 +10,10 @@ import aiohttp
 import discord
 
 from bots.app import Core
-from bots.discord.factory import build_discord
+from bots.discord.factory import ReadyHook, build_discord
 from bots.errors import AdapterStartError
 from core.settings import Settings
+from scheduler.pacing import DISCORD_LIMITS, SendGate
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,23 @@ _NEEDS_INTENT = (
 )
 
 
-async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> None:
+async def run_discord(
+    core: Core,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    on_ready: ReadyHook | None = None,
+) -> None:
     """Run Discord until ``stop`` is set.
+
+    Args:
+        core: the service and content to drive.
+        settings: the ``DISCORD_*`` settings.
+        stop: set to stop.
+        on_ready: called once, as soon as the bot can send (logged in; sends go over REST,
+            so before the gateway connects), with ``Platform.DISCORD``, the adapter as the
+            ``Outbox`` and its ``SendGate``: the scheduler sends through the one and waits
+            at the other.
 
     Raises:
         AdapterStartError: the token was refused, Discord could not be reached, or the
@@ -42,7 +58,8 @@ async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> No
     if settings.discord_bot_token is None:
         raise AdapterStartError("DISCORD_BOT_TOKEN is not set")
     discord.http.Route.BASE = settings.discord_api_base_url  # one process, one Discord
-    adapter = build_discord(core, settings)
+    gate = SendGate(DISCORD_LIMITS)  # one per platform: answers and nudges share it
+    adapter = build_discord(core, settings, gate=gate)
     bot = adapter.bot
     try:
         try:
@@ -67,6 +84,8 @@ async def run_discord(core: Core, settings: Settings, stop: asyncio.Event) -> No
                 "Discord: plain messages in server channels are not read "
                 "(DISCORD_MESSAGE_CONTENT is off); slash commands, buttons and DMs do everything"
             )
+        if on_ready is not None:
+            on_ready(adapter.platform, adapter, gate)
         await _connect_until(bot, stop)
     finally:
         await bot.close()

@@ -3,34 +3,92 @@
 A message is answered in its channel. An interaction (a slash command or a press) must be
 answered within three seconds, once; after that, further messages are follow-ups, and
 only follow-ups and answers can be ephemeral (seen by the person who acted alone).
+
+Channel and DM messages may wait their turn first (``pace``: the adapter passes its send
+gate's ``reply()``). Interaction answers and follow-ups do not: Discord does not count
+interaction endpoints against the bot's global rate limit, and they have a deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+import aiohttp
 import discord
 
 from bots.discord import mapping, views
 from content import CONTENT_DIR
-from core.outbox import DeliveryRefused
+from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
 from core.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
 
+NONCE_LIMIT = 25
+"""Discord's limit on a message nonce, in characters."""
+
+Pace = Callable[[], contextlib.AbstractAsyncContextManager[object]]
+"""Waits for a turn to send one message (``SendGate.reply``)."""
+
+
+def _unpaced() -> contextlib.AbstractAsyncContextManager[object]:
+    return contextlib.nullcontext()
+
 
 @contextlib.asynccontextmanager
 async def refusals() -> AsyncIterator[None]:
-    """Turn Discord's refusals (DMs closed: 50007, missing access, gone) into the core's."""
+    """Turn Discord's "no" into the core's errors.
+
+    A refusal (DMs closed: 50007, missing access, gone) becomes ``DeliveryRefused``; a rate
+    limit longer than the client's ``max_ratelimit_timeout`` (discord.py raises it instead
+    of sleeping, before anything is sent) becomes ``RateLimited``.
+    """
     try:
         yield
     except (discord.Forbidden, discord.NotFound) as exc:
         raise DeliveryRefused(f"{type(exc).__name__} {exc.code}") from exc
+    except discord.RateLimited as exc:
+        raise RateLimited(exc.retry_after) from exc
+
+
+@contextlib.asynccontextmanager
+async def sending() -> AsyncIterator[None]:
+    """Around message sends: ``refusals``, and failures that leave the outcome unknown.
+
+    A server error (5xx, after discord.py's own retries), a dropped connection or a
+    time-out may come after Discord created the message, so they become
+    ``DeliveryUnknown``.
+    """
+    try:
+        async with refusals():
+            yield
+    except discord.DiscordServerError as exc:
+        raise DeliveryUnknown(f"{type(exc).__name__} {exc.status}") from exc
+    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        raise DeliveryUnknown(type(exc).__name__) from exc
+
+
+def part_nonces(nonce: str | None, count: int) -> list[str | None]:
+    """A nonce for each of ``count`` messages that one delivery's reply becomes.
+
+    The first message carries ``nonce`` itself; each later one a digest of it and its
+    position, so a retried delivery repeats every nonce and Discord drops every message
+    it already has. A nonce longer than Discord allows is replaced by its digest.
+    """
+    if nonce is None:
+        return [None] * count
+    first = nonce if len(nonce) <= NONCE_LIMIT else _digest(nonce)
+    return [first, *(_digest(f"{nonce}/{index}") for index in range(1, count))]
+
+
+def _digest(text: str) -> str:
+    """24 hex characters standing for ``text``."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def message_parts(reply: Reply) -> list[dict[str, Any]]:
@@ -79,18 +137,37 @@ def _for_audience(reply: Reply, *, private: bool) -> Reply:
     return dataclasses.replace(reply, attachment=None)
 
 
-async def post(channel: discord.abc.Messageable, reply: Reply) -> None:
+async def post(
+    channel: discord.abc.Messageable,
+    reply: Reply,
+    *,
+    nonce: str | None = None,
+    pace: Pace | None = None,
+) -> None:
     """Send ``reply`` to a channel or DM.
+
+    Args:
+        channel: where to send.
+        reply: what to send.
+        nonce: identifies this delivery; with it Discord drops a repeated send (each
+            message gets its own nonce, see ``part_nonces``, and ``enforce_nonce``).
+        pace: waited on before each message; default: no waiting.
 
     Raises:
         DeliveryRefused: if Discord will not deliver there.
+        RateLimited: if Discord asked for a long wait; this message was not sent.
+        DeliveryUnknown: if it is unknown whether a message went out.
     """
     private = isinstance(channel, discord.DMChannel)
     parts = message_parts(_for_audience(reply, private=private))
+    nonces = part_nonces(nonce, len(parts))
+    turn = pace or _unpaced
     try:
-        async with refusals():
-            for part in parts:
-                await channel.send(**part)
+        async with sending():
+            for part, part_nonce in zip(parts, nonces, strict=True):
+                fields = part if part_nonce is None else {**part, "nonce": part_nonce}
+                async with turn():
+                    await channel.send(**fields)
     finally:
         _close_files(parts)
 
@@ -115,16 +192,19 @@ class Voice(Protocol):
 class ChannelVoice:
     """Answers a plain message in its channel. Nothing is ephemeral without an interaction."""
 
-    def __init__(self, channel: discord.abc.Messageable, *, private: bool) -> None:
+    def __init__(
+        self, channel: discord.abc.Messageable, *, private: bool, pace: Pace | None = None
+    ) -> None:
         self._channel = channel
         self._private = private
+        self._pace = pace
 
     async def say(self, reply: Reply, *, ephemeral: bool = False) -> None:
         """Post in the channel; a note meant for one person is never posted to a server."""
         if ephemeral and not self._private:
             log.debug("dropped a personal note that has no private way into a channel")
             return
-        await post(self._channel, reply)
+        await post(self._channel, reply, pace=self._pace)
 
 
 class InteractionVoice:

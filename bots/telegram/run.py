@@ -12,9 +12,10 @@ from telegram.error import InvalidToken, NetworkError
 from bots.app import Core
 from bots.errors import AdapterStartError
 from bots.telegram.adapter import TelegramAdapter
-from bots.telegram.factory import build_telegram
+from bots.telegram.factory import ReadyHook, build_telegram
 from bots.telegram.webhook import build_webhook_app, webhook_path
 from core.settings import Settings
+from scheduler.pacing import TELEGRAM_LIMITS, SendGate
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,28 @@ async def start_webhook(adapter: TelegramAdapter, settings: Settings) -> web.App
     return runner
 
 
-async def run_telegram(core: Core, settings: Settings, stop: asyncio.Event) -> None:
+async def run_telegram(
+    core: Core,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    on_ready: ReadyHook | None = None,
+) -> None:
     """Run Telegram until ``stop`` is set, by polling or by webhook.
+
+    Args:
+        core: the service and content to drive.
+        settings: the ``TELEGRAM_*`` settings.
+        stop: set to stop.
+        on_ready: called once, as soon as the bot can send (before updates are fetched),
+            with ``Platform.TELEGRAM``, the adapter as the ``Outbox`` and its ``SendGate``:
+            the scheduler sends through the one and waits at the other.
 
     Raises:
         AdapterStartError: the token was refused or the Bot API could not be reached.
     """
-    adapter = build_telegram(core, settings)
+    gate = SendGate(TELEGRAM_LIMITS)  # one per platform: answers and nudges share it
+    adapter = build_telegram(core, settings, gate=gate)
     app = adapter.application
     try:
         await app.initialize()
@@ -69,6 +85,8 @@ async def run_telegram(core: Core, settings: Settings, stop: asyncio.Event) -> N
     try:
         await adapter.register_commands()
         await app.start()
+        if on_ready is not None:
+            on_ready(adapter.platform, adapter, gate)
         if settings.telegram_webhook_url is not None:
             runner = await start_webhook(adapter, settings)
         elif app.updater is not None:

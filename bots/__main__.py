@@ -17,7 +17,7 @@ from typing import TextIO
 from bots.app import Core, build_core
 from bots.console import ConsoleChat
 from bots.logs import configure_logging
-from bots.runner import run_adapters
+from bots.runner import run_adapters, run_recording
 from core.clock import SystemClock
 from core.content import ContentError
 from core.crypto import CipherError
@@ -28,6 +28,7 @@ from core.storage import Database
 from core.storage.keyring import resolve_cipher
 from core.storage.migrate import current_revision
 from core.storage.rotation import rotate_all
+from scheduler.status import read_status
 
 log = logging.getLogger("mend")
 
@@ -45,7 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mend {_version()}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run every bot whose token is set")
+    run = sub.add_parser("run", help="run the scheduler and every bot whose token is set")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="run the scheduler alone and append each send to FILE as a JSON line (no text)",
+    )
+    run.add_argument(
+        "--pace",
+        type=float,
+        metavar="N",
+        help="with --record: send at most N scheduled messages a second",
+    )
+    scheduler = sub.add_parser("scheduler", help="look at the schedule")
+    scheduler.add_argument("action", choices=["status"], help="status: due, backlog, today")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser(
         "rotate-keys",
@@ -118,6 +133,13 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             count = await purge_expired_text(core.database, SystemClock().now(), days)
             print(f"deleted {count} stored texts older than {days} days")
             return 0
+        if args.command == "scheduler":
+            now = SystemClock().now()
+            status = await core.database.run(lambda connection: read_status(connection, now))
+            print("\n".join(status.lines(now)))
+            return 0
+        if args.command == "run" and args.record is not None:
+            return await run_recording(core, settings, args.record, pace=args.pace)
         if args.command == "run" or (args.command is None and settings.has_platform_token):
             return await run_adapters(core, settings)
         if args.command is None:

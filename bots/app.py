@@ -9,6 +9,7 @@ from core.clock import Clock, SystemClock
 from core.content import Content, load_content
 from core.privacy import purge_expired_text
 from core.service import CoachService
+from core.service.nudges import NudgeDesk
 from core.settings import Settings
 from core.storage import Database
 from core.storage.keyring import resolve_cipher
@@ -16,7 +17,7 @@ from core.storage.keyring import resolve_cipher
 
 @dataclass(frozen=True, slots=True)
 class Core:
-    """Everything an adapter needs: the service, its content, the database it owns.
+    """Everything adapters and the scheduler need: service, content, database, nudges.
 
     The service holds the cipher for free text at rest, resolved once by ``build_core``.
     """
@@ -24,6 +25,7 @@ class Core:
     service: CoachService
     content: Content
     database: Database
+    nudges: NudgeDesk
 
 
 async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
@@ -53,4 +55,5 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
     )
-    return Core(service=service, content=content, database=database)
+    nudges = NudgeDesk(content, settings.mend_default_timezone)
+    return Core(service=service, content=content, database=database, nudges=nudges)

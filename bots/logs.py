@@ -8,7 +8,13 @@ from collections.abc import Iterable
 
 from core.settings import Settings
 
-NOISY = ("httpx", "httpcore", "aiohttp.access", "alembic.runtime.migration")
+NOISY = (
+    "httpx",
+    "httpcore",
+    "aiohttp.access",
+    "alembic.runtime.migration",
+    "apscheduler",
+)
 """Libraries whose INFO lines would repeat request URLs (with the bot token) or chatter."""
 
 

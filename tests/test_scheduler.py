@@ -1,0 +1,444 @@
+"""The scheduler end to end with a fake clock: tick, queue, send, record — on SQLite and
+PostgreSQL. No test sleeps; time moves only when a test moves it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import Connection, select, update
+
+from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.schedule.kinds import ItemKind
+from core.schedule.local_time import spread_offset
+from core.storage import Database, UserRepository
+from core.storage.deliveries import TimerRepository, claim, recover_stale
+from core.storage.subscriptions import SubscriptionRepository, person_key
+from core.storage.tables import deliveries, subscriptions, users
+from core.types import Platform, Reply
+from scheduler.clockwork import Scheduler
+from scheduler.pacing import UNLIMITED, PlatformLimits, SendGate
+from scheduler.sender import Sender
+from tests.fakes import FakeClock
+from tests.scheduler_fakes import (
+    PlainRenderer,
+    ScriptedOutbox,
+    Sent,
+    due_of,
+    enrol,
+    onboarded,
+)
+
+NO_QUIET = {"quiet_start": time(0, 0), "quiet_end": time(0, 0)}
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def rig(
+    database: Database, clock: FakeClock, outbox: ScriptedOutbox, gate: SendGate | None = None
+) -> tuple[Scheduler, Sender]:
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, gate or SendGate(UNLIMITED))
+    return scheduler, sender
+
+
+async def step(scheduler: Scheduler, sender: Sender) -> int:
+    """One tick and everything it made sendable."""
+    await scheduler.tick()
+    total = 0
+    while claimed := await sender.drain_once():
+        total += claimed
+    return total
+
+
+def statuses(connection: Connection) -> list[tuple[str, str, str]]:
+    rows = connection.execute(
+        select(deliveries.c.item, deliveries.c.status, deliveries.c.local_date).order_by(
+            deliveries.c.id
+        )
+    )
+    return [(r.item, r.status, r.local_date) for r in rows]
+
+
+# Expected instants worked out by hand from the zones' rules, before the spread offset.
+DST_CASES = [
+    # Berlin springs forward 02:00 -> 03:00 on 29 March: 02:30 does not exist -> 03:00 CEST.
+    ("Europe/Berlin", time(2, 30), "2026-03-28T12:00", "2026-03-29T01:00", "2026-03-30T00:30"),
+    # Berlin falls back 03:00 -> 02:00 on 25 October: 02:30 happens twice, fires at the first.
+    ("Europe/Berlin", time(2, 30), "2026-10-24T12:00", "2026-10-25T00:30", "2026-10-26T01:30"),
+    ("America/New_York", time(2, 30), "2026-03-07T12:00", "2026-03-08T07:00", "2026-03-09T06:30"),
+    ("America/New_York", time(1, 30), "2026-10-31T12:00", "2026-11-01T05:30", "2026-11-02T06:30"),
+    # Sydney falls back on 5 April (03:00 AEDT -> 02:00 AEST), springs forward 4 October.
+    ("Australia/Sydney", time(2, 30), "2026-04-04T00:00", "2026-04-04T15:30", "2026-04-05T16:30"),
+    ("Australia/Sydney", time(2, 30), "2026-10-03T00:00", "2026-10-03T16:00", "2026-10-04T15:30"),
+    # Kolkata has no DST and a half-hour offset.
+    ("Asia/Kolkata", time(7, 30), "2026-03-28T12:00", "2026-03-29T02:00", "2026-03-30T02:00"),
+    # Chatham: +13:45 in summer, +12:45 in winter, changing at 02:45/03:45 local.
+    ("Pacific/Chatham", time(3, 0), "2026-04-04T00:00", "2026-04-04T13:15", "2026-04-05T14:15"),
+    ("Pacific/Chatham", time(3, 0), "2026-09-26T00:00", "2026-09-26T14:00", "2026-09-27T13:15"),
+]
+
+
+@pytest.mark.parametrize(("zone", "at", "start", "first", "second"), DST_CASES)
+async def test_nudges_go_out_at_the_right_instant_across_dst(
+    database: Database, zone: str, at: time, start: str, first: str, second: str
+) -> None:
+    clock = FakeClock(utc(start))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7001", zone, at, **NO_QUIET)
+    offset = spread_offset(person_key(profile.user))
+    await enrol(database, profile, clock.now())
+    assert await due_of(database, profile.user) == utc(first) + offset
+
+    clock.current = utc(first) + offset - timedelta(seconds=1)
+    assert await step(scheduler, sender) == 0
+    clock.current = utc(first) + offset
+    assert await step(scheduler, sender) == 1
+    assert await due_of(database, profile.user) == utc(second) + offset
+    clock.current = utc(second) + offset
+    assert await step(scheduler, sender) == 1
+    assert len(outbox.sent) == 2
+    assert [s.chat.chat_id for s in outbox.sent] == ["7001", "7001"]
+
+
+async def test_quiet_hours_move_a_nudge_to_their_end_every_day(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    late = onboarded("7002", "Europe/Berlin", time(23, 15))  # default quiet 22:00-08:00
+    await enrol(database, late, clock.now())
+    # 23:15 is inside quiet hours: it waits for 08:00 Berlin (06:00 UTC), day after day.
+    for day in ("2026-06-02", "2026-06-03", "2026-06-04"):
+        due = await due_of(database, late.user)
+        assert due == utc(f"{day}T06:00")
+        clock.current = due
+        assert await step(scheduler, sender) == 1
+    assert len(outbox.sent) == 3
+
+
+async def test_own_quiet_hours_hold_back_a_nudge_and_close_its_window(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    owl = onboarded("7013", "UTC", time(9, 0), quiet_start=time(9, 30), quiet_end=time(17, 0))
+    offset = spread_offset(person_key(owl.user))
+    await enrol(database, owl, clock.now())
+    assert await due_of(database, owl.user) == utc("2026-06-02T09:00") + offset
+    # Mend was down at 09:00; by 09:45 their own quiet hours have begun: no nudge now.
+    clock.current = utc("2026-06-02T09:45")
+    report = await scheduler.tick()
+    assert (report.queued, report.stale) == (0, 1)
+    assert await sender.drain_once() == 0
+
+
+async def test_one_send_per_item_and_local_day_even_if_the_schedule_is_rewound(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7003", "Asia/Kolkata", time(9, 0), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    clock.current = await due_of(database, profile.user)
+    assert await step(scheduler, sender) == 1
+
+    # A crash between send and commit would leave the subscription at its old due time:
+    # the delivery record still refuses a second send for the same local day.
+    def rewind(connection: Connection) -> None:
+        connection.execute(update(subscriptions).values(next_due_at=clock.now()))
+
+    await database.run(rewind)
+    assert await step(scheduler, sender) == 0
+    assert len(outbox.sent) == 1
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent"]
+
+
+async def test_after_downtime_a_morning_action_goes_until_noon_then_is_skipped(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    early = onboarded("7004", "UTC", time(8, 30))
+    await enrol(database, early, clock.now())
+    # Down from before 08:30 on 2 June until 11:00 on 4 June: the missed days are not
+    # replayed; 4 June's action is still inside its window (until noon) and goes once.
+    clock.current = utc("2026-06-04T11:00")
+    report = await scheduler.tick()
+    assert (report.queued, report.stale, report.missed) == (1, 0, 2)
+    while await sender.drain_once():
+        pass
+    assert len(outbox.sent) == 1 and outbox.sent[0].reply.text.endswith("2026-06-04")
+
+    # Down again from before 08:30 on 5 June until 13:00: too late, skipped and counted.
+    clock.current = utc("2026-06-05T13:00")
+    report = await scheduler.tick()
+    assert (report.queued, report.stale) == (0, 1)
+    assert await sender.drain_once() == 0
+    assert len(outbox.sent) == 1
+    rows = await database.run(statuses)
+    assert rows[-1][1:] == ("skipped", "2026-06-05")
+    assert await due_of(database, early.user) > clock.now()
+
+
+async def test_a_break_timer_set_before_downtime_goes_out_at_once_after_it(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    _, sender = rig(database, clock, outbox)
+    profile = onboarded("7005", "UTC", time(8, 30))
+    await enrol(database, profile, clock.now())
+    end = clock.now() + timedelta(minutes=20)
+    await database.run(
+        lambda c: TimerRepository(c).schedule(
+            "pause:7005:1", end, {"minutes": "20"}, kind=ItemKind.BREAK_END, user=profile.user
+        )
+    )
+    clock.advance(minutes=19)
+    assert await sender.drain_once() == 0
+    clock.advance(hours=30)  # Mend was down; in quiet hours too: a break end still goes
+    clock.current = clock.current.replace(hour=23)
+    assert await sender.drain_once() == 1
+    assert [s.reply.key for s in outbox.sent] == ["test.break_end"]
+
+
+async def test_timers_are_replaced_and_cancelled_by_key(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    _, sender = rig(database, clock, outbox)
+    profile = onboarded("7006", "UTC", time(8, 30))
+    await enrol(database, profile, clock.now())
+
+    async def plan(minutes: int) -> None:
+        at = clock.now() + timedelta(minutes=minutes)
+        await database.run(
+            lambda c: TimerRepository(c).schedule(
+                "remind:7006", at, {"say": "x"}, kind=ItemKind.REMINDER, user=profile.user
+            )
+        )
+
+    await plan(10)
+    await plan(30)
+    clock.advance(minutes=15)
+    assert await sender.drain_once() == 0  # the 10-minute one was replaced
+    assert await database.run(lambda c: TimerRepository(c).cancel("remind:7006")) is True
+    clock.advance(minutes=30)
+    assert await sender.drain_once() == 0
+    assert outbox.sent == []
+
+
+async def test_a_429_puts_the_item_back_after_retry_after_without_an_attempt(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox(script={"7007": [RateLimited(30)]})
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7007", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    clock.current = await due_of(database, profile.user)
+    assert await step(scheduler, sender) == 1
+    assert outbox.sent == []
+
+    def row(connection: Connection) -> tuple[str, int, datetime]:
+        found = connection.execute(
+            select(deliveries.c.status, deliveries.c.attempts, deliveries.c.not_before)
+        ).one()
+        return found.status, found.attempts, found.not_before.replace(tzinfo=UTC)
+
+    status, attempts, not_before = await database.run(row)
+    assert (status, attempts, not_before) == ("queued", 0, clock.now() + timedelta(seconds=30))
+    clock.advance(seconds=29)
+    assert await sender.drain_once() == 0
+    clock.advance(seconds=1)
+    assert await sender.drain_once() == 1
+    assert outbox.chats() == ["7007"]
+    assert (await database.run(row))[:2] == ("sent", 0)
+    assert sender.tally.rate_limited == 1 and sender.tally.sent == 1
+
+
+async def test_a_refused_delivery_switches_the_subscription_off_and_marks_the_person(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox(script={"7008": [DeliveryRefused("blocked")]})
+    scheduler, sender = rig(database, clock, outbox)
+    blocked = onboarded("7008", "UTC", time(12, 30), **NO_QUIET)
+    fine = onboarded("7009", "UTC", time(12, 30), **NO_QUIET)
+    for profile in (blocked, fine):
+        await enrol(database, profile, clock.now())
+    clock.advance(hours=1)
+    assert await step(scheduler, sender) == 2
+    assert outbox.chats() == ["7009"]
+
+    def state(connection: Connection) -> dict[str, tuple[bool, bool]]:
+        rows = connection.execute(
+            select(
+                users.c.platform_user_id, users.c.unreachable_since, subscriptions.c.active
+            ).join(subscriptions, subscriptions.c.user_id == users.c.id)
+        )
+        return {r.platform_user_id: (r.unreachable_since is not None, r.active) for r in rows}
+
+    assert await database.run(state) == {"7008": (True, False), "7009": (False, True)}
+    clock.advance(days=1)
+    assert await step(scheduler, sender) == 1
+    assert outbox.chats() == ["7009", "7009"]
+
+
+async def test_unknown_outcomes_nudges_are_not_resent_break_timers_once(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox(
+        after_send={"7010": [DeliveryUnknown("timed out"), DeliveryUnknown("timed out again")]}
+    )
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7010", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    await database.run(
+        lambda c: TimerRepository(c).schedule(
+            "pause:7010:1",
+            clock.now() + timedelta(minutes=50),
+            {},
+            kind=ItemKind.BREAK_END,
+            user=profile.user,
+        )
+    )
+    clock.advance(minutes=40)
+    assert await step(scheduler, sender) == 1  # the nudge: outcome unknown
+    clock.advance(minutes=20)
+    # The break end: unknown too, so queued once more and resent (it worked this time).
+    assert await step(scheduler, sender) == 2
+    assert [s.reply.key for s in outbox.sent] == [
+        "test.morning",
+        "test.break_end",
+        "test.break_end",
+    ]
+    outcome = {item.split(":")[0]: status for item, status, _ in await database.run(statuses)}
+    assert outcome == {"sub": "unknown", "timer": "sent"}
+
+
+async def test_safety_mode_and_stop_mean_no_nudge(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    held = onboarded("7011", "UTC", time(12, 30), safety_mode=True, **NO_QUIET)
+    await enrol(database, held, clock.now())
+    clock.advance(hours=1)
+    assert await step(scheduler, sender) == 1
+    assert outbox.sent == []
+    rows = await database.run(
+        lambda c: c.execute(select(deliveries.c.status, deliveries.c.reason)).all()
+    )
+    assert [tuple(r) for r in rows] == [("skipped", "safety_mode")]
+
+
+async def test_a_crash_mid_batch_leaves_nudges_unknown_and_break_timers_queued_once(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7012", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    await database.run(
+        lambda c: TimerRepository(c).schedule(
+            "pause:7012:1",
+            clock.now() + timedelta(minutes=20),
+            {},
+            kind=ItemKind.BREAK_END,
+            user=profile.user,
+        )
+    )
+    clock.advance(hours=1)
+    await scheduler.tick()
+    # A process claims the batch (rows become "sending") and dies before recording.
+    claimed = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
+    assert len(claimed) == 2
+    assert await sender.drain_once() == 0  # nobody else sends rows another process holds
+    clock.advance(minutes=6)
+    assert (
+        await database.run(
+            lambda c: recover_stale(c, clock.now(), clock.now() - timedelta(minutes=5))
+        )
+        == 2
+    )
+    assert await sender.drain_once() == 1
+    assert [s.reply.key for s in outbox.sent] == ["test.break_end"]
+    rows = {item: status for item, status, _ in await database.run(statuses)}
+    assert rows == {"sub:1": "unknown", "timer:pause:7012:1": "sent"} or sorted(rows.values()) == [
+        "sent",
+        "unknown",
+    ]
+
+
+async def test_an_answer_goes_out_before_the_next_of_2000_queued_nudges(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    order: list[str] = []
+    busy = asyncio.Event()
+
+    def seen(sent: Sent) -> None:
+        order.append(sent.reply.key)
+        if len(order) >= 40:
+            busy.set()
+
+    outbox = ScriptedOutbox(on_send=seen)
+    # Bulk unpaced: dozens of nudges wait at the overall limit, and the answer must jump them.
+    gate = SendGate(PlatformLimits(overall_per_s=400, bulk_per_s=None))
+    scheduler, sender = rig(database, clock, outbox, gate)
+
+    def many(connection: Connection) -> None:
+        people, subs = UserRepository(connection), SubscriptionRepository(connection)
+        for n in range(2000):
+            profile = onboarded(f"9{n:05d}", "UTC", time(12, 30), **NO_QUIET)
+            people.create(profile.user, clock.now())
+            people.save(profile, clock.now())
+            subs.follow(profile, "UTC", clock.now())
+
+    await database.run(many)
+    clock.advance(hours=1)
+    assert (await scheduler.tick()).queued == 2000
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    await busy.wait()
+    asked_at = len(order)
+    async with gate.reply():
+        await outbox.send(outbox.sent[0].chat, Reply(text="hi", key="answer"))
+    stop.set()
+    sender.wake()
+    await running
+    answered_at = order.index("answer")
+    assert answered_at - asked_at <= 1, (asked_at, answered_at)
+    assert len(order) < 2001  # the backlog was still there
+
+
+async def test_a_reminder_waits_for_the_end_of_quiet_hours_a_break_end_does_not(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T01:00"))
+    outbox = ScriptedOutbox()
+    _, sender = rig(database, clock, outbox)
+    sleeper = onboarded("7014", "Europe/Berlin", time(9, 0))  # quiet 22:00-08:00 Berlin
+    await enrol(database, sleeper, clock.now())
+
+    def plan(connection: Connection) -> tuple[datetime | None, datetime | None]:
+        timers = TimerRepository(connection)
+        for key, kind in (("remind", ItemKind.REMINDER), ("break", ItemKind.BREAK_END)):
+            timers.schedule(key, clock.now(), {"say": "x"}, kind=kind, user=sleeper.user)
+        return timers.pending("remind"), timers.pending("break")
+
+    reminder, break_end = await database.run(plan)
+    assert reminder == utc("2026-06-01T06:00")  # 08:00 in Berlin
+    assert break_end == clock.now()
+    assert await sender.drain_once() == 1
+    assert [s.reply.key for s in outbox.sent] == ["test.break_end"]
+    clock.current = utc("2026-06-01T06:00")
+    assert await sender.drain_once() == 1

@@ -55,5 +55,4 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
     )
-    nudges = NudgeDesk(content, settings.mend_default_timezone)
-    return Core(service=service, content=content, database=database, nudges=nudges)
+    return Core(service=service, content=content, database=database, nudges=service.nudges)

@@ -32,6 +32,7 @@ from core.profile import Profile
 from core.safety import Category, screen
 from core.service import CoachService
 from core.service.coach import SAFE_FLOWS
+from core.service.nudges import decode_press
 from core.service.safety import decode_action
 from core.storage import Database, StateRepository, UserRepository
 from core.timezones import resolve_timezone
@@ -72,7 +73,11 @@ def check_replies(content: Content, replies: Sequence[Reply]) -> None:
         for button in reply.buttons:
             assert button.label.strip(), reply.key
             assert len(button.payload.encode()) <= MAX_PAYLOAD_BYTES, button.payload
-            known = decode(button.payload) or decode_action(button.payload)
+            known = (
+                decode(button.payload)
+                or decode_action(button.payload)
+                or decode_press(button.payload)
+            )
             assert known is not None, button.payload
 
 
@@ -838,6 +843,13 @@ ODD_PAYLOADS = [
     "f:onboarding:intro:maybe",
     "x" * 5_000,
     "f:onboarding:intro:adult:extra",
+    "n:done:no_defend",
+    "n:swap:no_blame",
+    "n:skip:no_late_message",
+    "n:kept",
+    "n:not_today",
+    "n:done:nope",
+    "n:kept:extra",
 ]
 NAMES = ["Sam", None, "مرحبا", "שלום 🙂", "$timezone $$", "\u202eX", "a" * 64]
 
@@ -980,12 +992,16 @@ def _check_turn(
     assert replies, "every addressed event gets a reply"
     for reply in replies:  # flow buttons shown always belong to the step now waiting
         for b in reply.buttons:
-            if decode_action(b.payload) is not None:
-                continue  # safety buttons are stateless: they work from any state
+            if decode_action(b.payload) is not None or decode_press(b.payload) is not None:
+                continue  # safety and nudge buttons are stateless: they work from any state
             press = decode(b.payload)
             assert press is not None and after[0] == FlowState(press.flow, press.step)
     onboarded = profile.onboarded
-    if event.kind is EventKind.BUTTON:
+    if event.kind is EventKind.BUTTON and decode_press(event.payload or "") is not None:
+        # A daily step's button: answered from any state, changing nothing stored.
+        assert got and all(k.startswith("nudges.") for k in got), got
+        assert unchanged
+    elif event.kind is EventKind.BUTTON:
         press = decode(event.payload or "")
         fits = (
             press is not None
@@ -1074,7 +1090,9 @@ async def _play(url: str, scenario: Scenario, run: int) -> None:
                     shown = tuple(b.payload for b in reply.buttons)
                     who.seen += shown
                     # Safety buttons are stateless extras, not the step's buttons.
-                    stateless = all(decode_action(p) is not None for p in shown)
+                    stateless = all(
+                        decode_action(p) is not None or decode_press(p) is not None for p in shown
+                    )
                     if chat.is_private and not stateless:
                         who.latest = shown
             # Buttons waiting in a private chat are the ones last shown there.

@@ -204,7 +204,7 @@ def test_dangling_next_step(tree: Path) -> None:
 def test_dangling_button_next(tree: Path) -> None:
     edit_yaml(
         tree / "flows/settings.yaml",
-        lambda d: flow_step(d, "menu")["buttons"][2].update(next="nowhere"),
+        lambda d: flow_step(d, "menu")["buttons"][-1].update(next="nowhere"),
     )
     problems = problems_of(tree)
     assert_mentions(problems, "flow settings step menu", "'nowhere'", "does not exist")

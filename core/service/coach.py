@@ -125,6 +125,11 @@ class CoachService:
         if problems:
             raise ContentError(problems)
 
+    @property
+    def nudges(self) -> NudgeDesk:
+        """The desk that renders this service's timed messages, for the scheduler."""
+        return self._nudges
+
     async def handle(self, event: IncomingEvent) -> list[Reply]:
         """Return the replies to ``event``, having stored whatever it changed."""
         if event.kind is EventKind.BOT_ADDED:

@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    .venv/bin/python bench/all.py            # core, Telegram, Discord and screen benchmarks
+    .venv/bin/python bench/all.py            # core, Telegram, Discord, screen and scheduler
     .venv/bin/python bench/all.py --quick    # a smaller run of each, for a smoke check
 
 Each benchmark prints its own figures as ratios against a baseline measured in the same
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "telegram_bench.py": ["--updates", "1000", "--people", "100", "--warmup", "200"],
     "discord_bench.py": ["--messages", "1000", "--people", "100", "--warmup", "200"],
     "screen_bench.py": ["--rounds", "5"],
+    "scheduler_bench.py": ["--quick"],
 }
 """Each benchmark with the arguments ``--quick`` gives it."""
 

@@ -50,6 +50,7 @@ import aiosqlite
 from content import CONTENT_DIR
 from core.clock import SystemClock
 from core.content import load_content
+from core.crypto import Cipher, generate_key
 from core.service import CoachService
 from core.storage import Database
 from core.storage.database import SQLITE_BUSY_TIMEOUT_MS
@@ -448,7 +449,11 @@ async def bench(args: argparse.Namespace) -> None:
         try:
             await database.migrate()
             service = CoachService(
-                load_content(CONTENT_DIR), database, SystemClock(), default_timezone="UTC"
+                load_content(CONTENT_DIR),
+                database,
+                SystemClock(),
+                cipher=Cipher([generate_key()]),
+                default_timezone="UTC",
             )
             core = CoreSide(service, make_people(args.people, first_id=1), seed=args.seed)
             warm_core = CoreSide(

@@ -535,7 +535,7 @@ class FullStack:
         settings = settings_for(database)
         core = await build_core(settings)
         service = TimedService(core.service)
-        timed_core = Core(cast(CoachService, service), core.content, core.database)
+        timed_core = Core(cast(CoachService, service), core.content, core.database, core.nudges)
         adapter = build_discord(timed_core, settings, intents=discord.Intents.all())
         hooks = TimedHooks(adapter)
         adapter.bot.mend = hooks

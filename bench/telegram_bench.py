@@ -483,7 +483,7 @@ class FullStack:
         settings = settings_for(database)
         core = await build_core(settings)
         service = TimedService(core.service)
-        timed_core = Core(cast(CoachService, service), core.content, core.database)
+        timed_core = Core(cast(CoachService, service), core.content, core.database, core.nudges)
         request = OfflineRequest()
         adapter = build_telegram(timed_core, settings, request=request, polling=False)
         unthrottle(adapter.application)

@@ -42,8 +42,9 @@ __all__ = ["Scheduler", "TickReport"]
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 15
-TICK_BATCH = 1000
-"""Subscriptions claimed per transaction by the tick."""
+TICK_BATCH = 200
+"""Subscriptions claimed per transaction by the tick: small enough that an answer waiting
+behind one on SQLite's single writer thread is not kept waiting long (bench/RESULTS.md)."""
 LEASE = timedelta(minutes=5)
 """After this long a ``sending`` row is taken for abandoned by a dead process (PostgreSQL;
 on SQLite, the only process recovers everything at start)."""

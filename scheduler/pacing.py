@@ -65,7 +65,9 @@ class PriorityLimiter:
 
     def _refill(self) -> float:
         now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        # While people wait, a timer that fires late keeps its overshoot, so the pace holds.
+        cap = self._burst + 1 if self._waiters else self._burst
+        self._tokens = min(cap, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         return now
 

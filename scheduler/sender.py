@@ -29,8 +29,9 @@ __all__ = ["Rendered", "Renderer", "Sender"]
 
 log = logging.getLogger(__name__)
 
-UNPACED_BATCH = 500
-"""Rows per batch when the platform sets no pace (the recording outbox)."""
+UNPACED_BATCH = 100
+"""Rows per batch when the platform sets no pace (the recording outbox): small enough that
+a person's answer never waits long behind a batch on SQLite's single writer thread."""
 IN_FLIGHT = 32
 """Sends awaiting the platform at once: enough to fill the pace despite network latency."""
 
@@ -140,6 +141,7 @@ class Sender:
 
     async def _bounded(self, item: Claimed, now: datetime) -> Outcome:
         async with self._in_flight:
+            await asyncio.sleep(0)  # one loop turn renders at most IN_FLIGHT items
             return await self._send(item, now)
 
     async def _send(self, item: Claimed, now: datetime) -> Outcome:

@@ -14,6 +14,7 @@ decides what that instant is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -41,8 +42,12 @@ def _exists(moment: datetime) -> bool:
     return back.replace(tzinfo=None) == moment.replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def first_valid(zone: tzinfo, day: date, at: time) -> datetime:
-    """The UTC instant of local ``at`` on ``day``: first occurrence, or just after a gap."""
+    """The UTC instant of local ``at`` on ``day``: first occurrence, or just after a gap.
+
+    Cached: a popular time in a popular zone is worked out once a day, not once a person.
+    """
     wall = datetime.combine(day, at.replace(second=0, microsecond=0, fold=0), tzinfo=zone)
     moment = wall
     while not _exists(moment):

@@ -179,7 +179,8 @@ def pick_action(pool: Sequence[MicroAction], person: str, day: date) -> MicroAct
     size = len(pool)
     cycle, index = divmod(day.toordinal(), size)
     order = _order(pool, person, cycle)
-    if size >= 3 and order[0] == _order(pool, person, cycle - 1)[-1]:
+    # Only the first two places of a cycle can be touched by the swap below.
+    if size >= 3 and index < 2 and order[0] == _order(pool, person, cycle - 1)[-1]:
         order[0], order[1] = order[1], order[0]
     return order[index]
 

@@ -244,6 +244,31 @@ _MARK = (
 )
 
 
+_TO_SENDING = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=SENDING,
+        reason=None,
+        claimed_at=bindparam("at"),
+        settled_at=None,
+        not_before=bindparam("at"),
+    )
+)
+_TO_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=SENT,
+        reason=None,
+        claimed_at=bindparam("at"),
+        settled_at=bindparam("at"),
+        not_before=bindparam("at"),
+    )
+)
+"""The common outcomes as one set-based statement per batch instead of one per row."""
+
+
 def _claimed(row: Any) -> Claimed:
     platform = Platform(row.platform)
     profile = None
@@ -277,25 +302,28 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
     ).all()
     if not rows:
         return []
-    marks: list[dict[str, Any]] = []
+    late: list[dict[str, Any]] = []
     claimed: list[Claimed] = []
     for row in rows:
         by = aware(row.deliver_by)
-        late = by is not None and now > by
-        marks.append(
-            {
-                "row_id": row.id,
-                "new_status": "skipped" if late else SENDING,
-                "new_reason": "stale" if late else None,
-                "new_claimed_at": now,
-                "new_settled_at": now if late else None,
-                "new_attempts": row.attempts,
-                "new_not_before": aware(row.due_at) if late else now,
-            }
-        )
-        if not late:
+        if by is not None and now > by:
+            late.append(
+                {
+                    "row_id": row.id,
+                    "new_status": "skipped",
+                    "new_reason": "stale",
+                    "new_claimed_at": now,
+                    "new_settled_at": now,
+                    "new_attempts": row.attempts,
+                    "new_not_before": aware(row.due_at),
+                }
+            )
+        else:
             claimed.append(_claimed(row))
-    connection.execute(_MARK, marks)
+    if claimed:
+        connection.execute(_TO_SENDING, {"ids": [item.id for item in claimed], "at": now})
+    if late:
+        connection.execute(_MARK, late)
     return claimed
 
 
@@ -307,10 +335,14 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
     back after ``retry_after`` without counting an attempt.
     """
     marks: list[dict[str, Any]] = []
+    sent: list[int] = []
     refused_subs: list[int] = []
     unreachable: list[str] = []
     for outcome in outcomes:
         item = outcome.claimed
+        if outcome.result is Result.SENT and outcome.reason is None:
+            sent.append(item.id)
+            continue
         status, reason, attempts = outcome.result.value, outcome.reason, item.attempts
         not_before: datetime = now
         settled_at: datetime | None = now
@@ -337,6 +369,8 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
                 "new_not_before": not_before,
             }
         )
+    if sent:
+        connection.execute(_TO_SENT, {"ids": sent, "at": now})
     if marks:
         connection.execute(_MARK, marks)
     if refused_subs:

@@ -71,7 +71,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.dialects import sqlite
 
-from bots.app import build_core
+from bots.app import build_core, settle_heap
 from content import CONTENT_DIR
 from core.content import load_content
 from core.schedule.local_time import DEFAULT_QUIET, next_due, spread_offset
@@ -470,6 +470,7 @@ async def burst(
     clock = FixedClock(due + timedelta(seconds=1))
     settings = Settings(_env_file=None, database_url=sqlite_url(path))
     core = await build_core(settings, clock=clock)
+    settle_heap()  # as mend run does after start-up
     outbox = RecordingOutbox(path.with_suffix(".sent.jsonl"))
     scheduler = Scheduler(
         core.database, core.nudges, clock, retention_days=180, tick_batch=tick_batch

@@ -29,6 +29,16 @@ class Core:
     nudges: NudgeDesk
 
 
+def settle_heap() -> None:
+    """Keep what start-up loaded (imports, content) out of later full garbage collections.
+
+    Called once by long-running processes after start-up: a full collection that walks
+    it all stalls the event loop for tens of milliseconds (``bench/RESULTS.md``).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     """Load content, resolve keys, open, migrate and purge the database, build the service.
 
@@ -56,8 +66,4 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
     )
-    # Imports and content live as long as the process: keep them out of every full garbage
-    # collection, which otherwise stalls the event loop for tens of milliseconds.
-    gc.collect()
-    gc.freeze()
     return Core(service=service, content=content, database=database, nudges=service.nudges)

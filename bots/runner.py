@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bots.app import Core
+from bots.app import Core, settle_heap
 from bots.errors import AdapterStartError
 from core.clock import SystemClock
 from core.outbox import Outbox
@@ -115,6 +115,7 @@ async def run_recording(
     outbox = RecordingOutbox(path)
     limits = PlatformLimits(overall_per_s=None, bulk_per_s=pace) if pace else UNLIMITED
     scheduler = build_scheduler(core, settings)
+    settle_heap()
     for platform in Platform:
         scheduler.attach(platform, outbox, SendGate(limits))
     await scheduler.start()
@@ -141,6 +142,7 @@ async def run_adapters(core: Core, settings: Settings, stop: asyncio.Event | Non
     stop = stop or asyncio.Event()
     _on_signals(stop)
     scheduler = build_scheduler(core, settings)
+    settle_heap()
     await scheduler.start()
 
     def attach(platform: Platform, outbox: Outbox, gate: SendGate) -> None:

@@ -12,7 +12,7 @@ from core.outbox import DeliveryRefused
 from core.profile import Profile
 from core.schedule.kinds import ItemKind
 from core.storage import Database, UserRepository
-from core.storage.deliveries import Claimed
+from core.storage.deliveries import Claimed, TimerRepository
 from core.storage.subscriptions import SubscriptionRepository
 from core.types import ChatKind, ChatRef, Reply, UserRef
 from tests.fakes import person
@@ -104,3 +104,17 @@ async def due_of(database: Database, user: UserRef, kind: ItemKind = ItemKind.MO
     found = await database.run(lambda c: SubscriptionRepository(c).due_at(user, kind))
     assert found is not None
     return found
+
+
+async def set_timer(
+    database: Database,
+    key: str,
+    at: datetime,
+    kind: ItemKind,
+    user: UserRef,
+    payload: dict[str, str] | None = None,
+) -> None:
+    """Ask for a timed item through the Timers port, in its own transaction."""
+    await database.run(
+        lambda c: TimerRepository(c).schedule(key, at, payload or {}, kind=kind, user=user)
+    )

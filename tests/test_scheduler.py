@@ -28,6 +28,7 @@ from tests.scheduler_fakes import (
     due_of,
     enrol,
     onboarded,
+    set_timer,
 )
 
 NO_QUIET = {"quiet_start": time(0, 0), "quiet_end": time(0, 0)}
@@ -196,11 +197,7 @@ async def test_a_break_timer_set_before_downtime_goes_out_at_once_after_it(
     profile = onboarded("7005", "UTC", time(8, 30))
     await enrol(database, profile, clock.now())
     end = clock.now() + timedelta(minutes=20)
-    await database.run(
-        lambda c: TimerRepository(c).schedule(
-            "pause:7005:1", end, {"minutes": "20"}, kind=ItemKind.BREAK_END, user=profile.user
-        )
-    )
+    await set_timer(database, "pause:7005:1", end, ItemKind.BREAK_END, profile.user)
     clock.advance(minutes=19)
     assert await sender.drain_once() == 0
     clock.advance(hours=30)  # Mend was down; in quiet hours too: a break end still goes
@@ -218,11 +215,7 @@ async def test_timers_are_replaced_and_cancelled_by_key(database: Database) -> N
 
     async def plan(minutes: int) -> None:
         at = clock.now() + timedelta(minutes=minutes)
-        await database.run(
-            lambda c: TimerRepository(c).schedule(
-                "remind:7006", at, {"say": "x"}, kind=ItemKind.REMINDER, user=profile.user
-            )
-        )
+        await set_timer(database, "remind:7006", at, ItemKind.REMINDER, profile.user)
 
     await plan(10)
     await plan(30)
@@ -301,15 +294,8 @@ async def test_unknown_outcomes_nudges_are_not_resent_break_timers_once(
     scheduler, sender = rig(database, clock, outbox)
     profile = onboarded("7010", "UTC", time(12, 30), **NO_QUIET)
     await enrol(database, profile, clock.now())
-    await database.run(
-        lambda c: TimerRepository(c).schedule(
-            "pause:7010:1",
-            clock.now() + timedelta(minutes=50),
-            {},
-            kind=ItemKind.BREAK_END,
-            user=profile.user,
-        )
-    )
+    soon = clock.now() + timedelta(minutes=50)
+    await set_timer(database, "pause:7010:1", soon, ItemKind.BREAK_END, profile.user)
     clock.advance(minutes=40)
     assert await step(scheduler, sender) == 1  # the nudge: outcome unknown
     clock.advance(minutes=20)
@@ -347,15 +333,8 @@ async def test_a_crash_mid_batch_leaves_nudges_unknown_and_break_timers_queued_o
     scheduler, sender = rig(database, clock, outbox)
     profile = onboarded("7012", "UTC", time(12, 30), **NO_QUIET)
     await enrol(database, profile, clock.now())
-    await database.run(
-        lambda c: TimerRepository(c).schedule(
-            "pause:7012:1",
-            clock.now() + timedelta(minutes=20),
-            {},
-            kind=ItemKind.BREAK_END,
-            user=profile.user,
-        )
-    )
+    soon = clock.now() + timedelta(minutes=20)
+    await set_timer(database, "pause:7012:1", soon, ItemKind.BREAK_END, profile.user)
     clock.advance(hours=1)
     await scheduler.tick()
     # A process claims the batch (rows become "sending") and dies before recording.

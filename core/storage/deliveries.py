@@ -31,9 +31,12 @@ from core.schedule.timers import Payload
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
 from core.storage.repositories import (
     PROFILE_COLUMNS,
+    THIS_USER,
+    USER_ID,
     aware,
     insert_ignoring_conflicts,
     profile_from_row,
+    who,
 )
 from core.storage.subscriptions import quiet_hours
 from core.storage.tables import deliveries, subscriptions, users
@@ -55,19 +58,6 @@ __all__ = [
 
 QUEUED, SENDING, SENT = "queued", "sending", "sent"
 SETTLED = ("sent", "unknown", "refused", "skipped", "failed")
-
-_USER_ID = (
-    select(users.c.id)
-    .where(
-        users.c.platform == bindparam("who_platform"),
-        users.c.platform_user_id == bindparam("who_user_id"),
-    )
-    .scalar_subquery()
-)
-
-
-def _who(user: UserRef) -> dict[str, str]:
-    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
 
 
 class TimerRepository:
@@ -95,9 +85,9 @@ class TimerRepository:
         self.cancel(key)
         person = self._connection.execute(
             select(users.c.id, users.c.timezone, users.c.quiet_start, users.c.quiet_end).where(
-                users.c.platform == user.platform.value,
-                users.c.platform_user_id == user.user_id,
-            )
+                *THIS_USER
+            ),
+            who(user),
         ).first()
         user_id = person.id if person is not None else None
         by: datetime | None = None
@@ -461,9 +451,9 @@ def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
             deliveries.c.due_at,
             deliveries.c.settled_at,
         )
-        .where(deliveries.c.user_id == _USER_ID)
+        .where(deliveries.c.user_id == USER_ID)
         .order_by(deliveries.c.due_at),
-        _who(user),
+        who(user),
     )
     return [
         {
@@ -479,7 +469,7 @@ def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
 
 def _delete(connection: Connection, user: UserRef) -> int:
     result = connection.execute(
-        delete(deliveries).where(deliveries.c.user_id == _USER_ID), _who(user)
+        delete(deliveries).where(deliveries.c.user_id == USER_ID), who(user)
     )
     return int(result.rowcount)
 

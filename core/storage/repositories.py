@@ -75,15 +75,16 @@ PROFILE_COLUMNS = (
     users.c.nudges_stopped,
     users.c.unreachable_since,
 )
-_THIS_USER = (
+THIS_USER = (
     users.c.platform == bindparam("who_platform"),
     users.c.platform_user_id == bindparam("who_user_id"),
 )
-_FIND_USER = select(*PROFILE_COLUMNS).where(*_THIS_USER)
+"""The ``WHERE`` that picks the person bound by :func:`who`."""
+_FIND_USER = select(*PROFILE_COLUMNS).where(*THIS_USER)
 _INSERT_USER = insert_ignoring_conflicts(users)
 _SAVE_USER = (
     update(users)
-    .where(*_THIS_USER)
+    .where(*THIS_USER)
     .values(
         is_adult=bindparam("new_is_adult"),
         consented=bindparam("new_consented"),
@@ -105,7 +106,7 @@ _LOAD_STATE = select(*_STATE_COLUMNS).where(states_table.c.key == bindparam("key
 _LOAD_TURN = (
     select(*PROFILE_COLUMNS, *_STATE_COLUMNS)
     .select_from(users.outerjoin(states_table, states_table.c.key == bindparam("key")))
-    .where(*_THIS_USER)
+    .where(*THIS_USER)
 )
 _INSERT_STATE = insert_ignoring_conflicts(states_table)
 _UPDATE_STATE = (
@@ -123,8 +124,13 @@ _UPDATE_STATE = (
 )
 
 
-def _who(user: UserRef) -> dict[str, str]:
+def who(user: UserRef) -> dict[str, str]:
+    """The bound values that :data:`THIS_USER` and :data:`USER_ID` select ``user`` by."""
     return {"who_platform": user.platform.value, "who_user_id": user.user_id}
+
+
+USER_ID = select(users.c.id).where(*THIS_USER).scalar_subquery()
+"""The id of the person bound by :func:`who`, for tables that point to ``users``."""
 
 
 def profile_from_row(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
@@ -161,7 +167,7 @@ class UserRepository:
 
     def find(self, user: UserRef) -> Profile | None:
         """Return the stored profile of ``user``, or None if they never talked to Mend."""
-        row = self._connection.execute(_FIND_USER, _who(user)).first()
+        row = self._connection.execute(_FIND_USER, who(user)).first()
         return None if row is None else profile_from_row(user, row)
 
     def create(self, user: UserRef, now: datetime) -> Profile:
@@ -188,7 +194,7 @@ class UserRepository:
         self._connection.execute(
             _SAVE_USER,
             {
-                **_who(profile.user),
+                **who(profile.user),
                 "new_is_adult": profile.is_adult,
                 "new_consented": profile.consented,
                 "new_timezone": profile.timezone,
@@ -256,7 +262,7 @@ def load_turn(
 
     The first time a person appears their empty profile is created.
     """
-    row = connection.execute(_LOAD_TURN, {**_who(user), "key": key}).first()
+    row = connection.execute(_LOAD_TURN, {**who(user), "key": key}).first()
     if row is not None:
         return profile_from_row(user, row), _versioned(row)
     return UserRepository(connection).create(user, now), StateRepository(connection).load(key)
@@ -277,7 +283,7 @@ def _state_keys_of(user: UserRef) -> Any:
 
 
 def _export_user(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
-    row = connection.execute(select(users).where(*_THIS_USER), _who(user)).first()
+    row = connection.execute(select(users).where(*THIS_USER), who(user)).first()
     if row is None:
         return []
     return [
@@ -304,7 +310,7 @@ def _export_user(connection: Connection, user: UserRef, cipher: Cipher) -> Expor
 
 
 def _delete_user(connection: Connection, user: UserRef) -> int:
-    return connection.execute(delete(users).where(*_THIS_USER), _who(user)).rowcount
+    return connection.execute(delete(users).where(*THIS_USER), who(user)).rowcount
 
 
 def _export_states(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:

@@ -8,29 +8,17 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from core.crypto import Cipher
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
+from core.storage.repositories import USER_ID, who
 from core.storage.tables import safety_plan_items as items_table
-from core.storage.tables import users
 from core.types import UserRef
 
-_USER_ID = (
-    select(users.c.id)
-    .where(
-        users.c.platform == bindparam("who_platform"),
-        users.c.platform_user_id == bindparam("who_user_id"),
-    )
-    .scalar_subquery()
-)
 _ITEMS = select(items_table.c.item, items_table.c.text, items_table.c.created_at).where(
-    items_table.c.user_id == _USER_ID
+    items_table.c.user_id == USER_ID
 )
 _DELETE_ITEM = delete(items_table).where(
-    items_table.c.user_id == _USER_ID, items_table.c.item == bindparam("item")
+    items_table.c.user_id == USER_ID, items_table.c.item == bindparam("item")
 )
-_DELETE_ALL = delete(items_table).where(items_table.c.user_id == _USER_ID)
-
-
-def _who(user: UserRef) -> dict[str, str]:
-    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
+_DELETE_ALL = delete(items_table).where(items_table.c.user_id == USER_ID)
 
 
 class SafetyPlanRepository:
@@ -42,8 +30,8 @@ class SafetyPlanRepository:
 
     def save(self, user: UserRef, item: str, text: str, now: datetime) -> None:
         """Keep ``text`` as the person's answer for ``item``, replacing an earlier one."""
-        self._connection.execute(_DELETE_ITEM, {**_who(user), "item": item})
-        user_id = self._connection.execute(select(_USER_ID), _who(user)).scalar_one()
+        self._connection.execute(_DELETE_ITEM, {**who(user), "item": item})
+        user_id = self._connection.execute(select(USER_ID), who(user)).scalar_one()
         self._connection.execute(
             items_table.insert(),
             {
@@ -56,19 +44,19 @@ class SafetyPlanRepository:
 
     def items(self, user: UserRef) -> dict[str, str]:
         """The person's plan so far, decrypted, by item."""
-        rows = self._connection.execute(_ITEMS, _who(user))
+        rows = self._connection.execute(_ITEMS, who(user))
         return {row.item: self._cipher.open(row.text) for row in rows}
 
 
 def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
-    rows = connection.execute(_ITEMS, _who(user))
+    rows = connection.execute(_ITEMS, who(user))
     return [
         {"item": r.item, "text": cipher.open(r.text), "written_at": iso(r.created_at)} for r in rows
     ]
 
 
 def _delete(connection: Connection, user: UserRef) -> int:
-    return connection.execute(_DELETE_ALL, _who(user)).rowcount
+    return connection.execute(_DELETE_ALL, who(user)).rowcount
 
 
 def _purge(connection: Connection, before: datetime) -> int:

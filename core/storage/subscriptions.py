@@ -21,7 +21,14 @@ from core.profile import Profile
 from core.schedule.kinds import ItemKind, deliver_by, priority_of
 from core.schedule.local_time import DEFAULT_QUIET, QuietHours, next_due, spread_offset
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
-from core.storage.repositories import aware, hhmm, insert_ignoring_conflicts, parse_hhmm
+from core.storage.repositories import (
+    USER_ID,
+    aware,
+    hhmm,
+    insert_ignoring_conflicts,
+    parse_hhmm,
+    who,
+)
 from core.storage.tables import deliveries, subscriptions, users
 from core.timezones import resolve_timezone
 from core.types import ChatRef, UserRef
@@ -44,19 +51,7 @@ _CATCH_UP = timedelta(days=2)
 """After a long downtime, missed occurrences older than this are not even counted one by
 one: the subscription jumps ahead."""
 
-_USER_ID = (
-    select(users.c.id)
-    .where(
-        users.c.platform == bindparam("who_platform"),
-        users.c.platform_user_id == bindparam("who_user_id"),
-    )
-    .scalar_subquery()
-)
 _INSERT_DELIVERY = insert_ignoring_conflicts(deliveries)
-
-
-def _who(user: UserRef) -> dict[str, str]:
-    return {"who_platform": user.platform.value, "who_user_id": user.user_id}
 
 
 def person_key(user: UserRef) -> str:
@@ -148,9 +143,9 @@ class SubscriptionRepository:
         """Drop one recurring item; True if it existed."""
         result = self._connection.execute(
             delete(subscriptions).where(
-                subscriptions.c.user_id == _USER_ID, subscriptions.c.kind == kind.value
+                subscriptions.c.user_id == USER_ID, subscriptions.c.kind == kind.value
             ),
-            _who(user),
+            who(user),
         )
         return bool(result.rowcount)
 
@@ -160,19 +155,19 @@ class SubscriptionRepository:
         if not active:
             values["next_due_at"] = None
         self._connection.execute(
-            update(subscriptions).where(subscriptions.c.user_id == _USER_ID).values(values),
-            _who(user),
+            update(subscriptions).where(subscriptions.c.user_id == USER_ID).values(values),
+            who(user),
         )
 
     def due_at(self, user: UserRef, kind: ItemKind) -> datetime | None:
         """The next due instant of one of the person's items, None when off or absent."""
         value = self._connection.execute(
             select(subscriptions.c.next_due_at).where(
-                subscriptions.c.user_id == _USER_ID,
+                subscriptions.c.user_id == USER_ID,
                 subscriptions.c.kind == kind.value,
                 subscriptions.c.active.is_(True),
             ),
-            _who(user),
+            who(user),
         ).scalar()
         return aware(value)
 
@@ -180,10 +175,10 @@ class SubscriptionRepository:
         """Other kinds keep their own local time but follow the zone and quiet hours."""
         rows = self._connection.execute(
             select(subscriptions.c.id, subscriptions.c.local_time, subscriptions.c.weekday).where(
-                subscriptions.c.user_id == _USER_ID,
+                subscriptions.c.user_id == USER_ID,
                 subscriptions.c.kind != ItemKind.MORNING.value,
             ),
-            _who(profile.user),
+            who(profile.user),
         ).all()
         zone = resolve_timezone(zone_name)
         offset = spread_offset(person_key(profile.user))
@@ -221,13 +216,13 @@ class SubscriptionRepository:
         }
         changed = self._connection.execute(
             update(subscriptions)
-            .where(subscriptions.c.user_id == _USER_ID, subscriptions.c.kind == kind.value)
+            .where(subscriptions.c.user_id == USER_ID, subscriptions.c.kind == kind.value)
             .values(values),
-            _who(user),
+            who(user),
         ).rowcount
         if changed:
             return
-        user_id = self._connection.execute(select(_USER_ID), _who(user)).scalar()
+        user_id = self._connection.execute(select(USER_ID), who(user)).scalar()
         if user_id is None:
             return  # the person was deleted in this very turn
         insert = insert_ignoring_conflicts(subscriptions)[self._connection.dialect.name]
@@ -374,9 +369,9 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
 def _export(connection: Connection, user: UserRef, cipher: object) -> Exported:
     rows = connection.execute(
         select(subscriptions)
-        .where(subscriptions.c.user_id == _USER_ID)
+        .where(subscriptions.c.user_id == USER_ID)
         .order_by(subscriptions.c.id),
-        _who(user),
+        who(user),
     )
     return [
         {
@@ -394,7 +389,7 @@ def _export(connection: Connection, user: UserRef, cipher: object) -> Exported:
 
 def _delete(connection: Connection, user: UserRef) -> int:
     result = connection.execute(
-        delete(subscriptions).where(subscriptions.c.user_id == _USER_ID), _who(user)
+        delete(subscriptions).where(subscriptions.c.user_id == USER_ID), who(user)
     )
     return int(result.rowcount)
 

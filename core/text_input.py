@@ -91,3 +91,23 @@ def event_from_text(
         text=cleaned,
         addressed_to_bot=addressed_to_bot,
     )
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, case-folded and NFKC-normalised, for whole-word matching."""
+    folded = unicodedata.normalize("NFKC", clean_text(text)).casefold()
+    return re.findall(r"\w+(?:['’-]\w+)*", folded)
+
+
+def holds_word(text: str, word: str) -> bool:
+    """True if ``word`` (one or more words) appears in ``text`` as whole words.
+
+    "pineapple" is found in "ok PINEAPPLE." but not in "pineapples"; a two-word code word
+    must appear as those two words in a row.
+    """
+    wanted = words_of(word)
+    if not wanted:
+        return False
+    found = words_of(text)
+    span = len(wanted)
+    return any(found[i : i + span] == wanted for i in range(len(found) - span + 1))

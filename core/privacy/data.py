@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from core.crypto import Cipher
+from core.storage.breaks import HOOKS as BREAK_HOOKS
+from core.storage.couples import HOOKS as COUPLE_HOOKS
 from core.storage.database import Database
 from core.storage.deliveries import HOOKS as DELIVERY_HOOKS
 from core.storage.personal_data import PersonalDataHooks
@@ -21,6 +23,8 @@ from core.types import UserRef
 log = logging.getLogger(__name__)
 
 HOOKS: tuple[PersonalDataHooks, ...] = (
+    BREAK_HOOKS,
+    COUPLE_HOOKS,
     DELIVERY_HOOKS,
     SUBSCRIPTION_HOOKS,
     SAFETY_PLAN_HOOKS,

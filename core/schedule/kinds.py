@@ -8,6 +8,8 @@ went out (a time-out, or a crash between the platform call and the commit):
   teach people to mute Mend; a missed one is replaced by tomorrow's.
 - A break-end timer is at least once (one repeat at most). A couple waiting out a break
   must be guided back; a second "the break is over" is a small price, silence is not.
+- A notice (a message about something a partner just did, for someone Mend can only reach
+  on another platform) is at most once, and goes out within an hour or not at all.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class ItemKind(StrEnum):
     """The end of a ``/pause`` break: the way back."""
     REMINDER = "reminder"
     """A one-off reminder a flow asked for through ``Timers``."""
+    NOTICE = "notice"
+    """A message about something the couple is doing now (a break, pairing), for a partner
+    or group on another platform than the person who acted."""
 
 
 class Priority(IntEnum):
@@ -61,19 +66,22 @@ _PRIORITY = {
     ItemKind.WEEKLY: Priority.NUDGE,
     ItemKind.BREAK_END: Priority.BREAK,
     ItemKind.REMINDER: Priority.REMINDER,
+    ItemKind.NOTICE: Priority.BREAK,
 }
 
 AT_LEAST_ONCE: frozenset[ItemKind] = frozenset({ItemKind.BREAK_END})
 """Kinds resent once when it is unknown whether they went out; all others are not."""
 
-BREAKS_QUIET: frozenset[ItemKind] = frozenset({ItemKind.BREAK_END})
-"""Kinds that may arrive in quiet hours: the answer to a break the person called."""
+BREAKS_QUIET: frozenset[ItemKind] = frozenset({ItemKind.BREAK_END, ItemKind.NOTICE})
+"""Kinds that may arrive in quiet hours: the answer to a break the couple called, and
+notices about what a partner is doing right now."""
 
 _NOON = time(12, 0)
 _GRACE = {
     ItemKind.EVENING: timedelta(hours=3),
     ItemKind.WEEKLY: timedelta(hours=12),
     ItemKind.REMINDER: timedelta(hours=1),
+    ItemKind.NOTICE: timedelta(hours=1),
 }
 
 
@@ -88,9 +96,12 @@ def deliver_by(
     """The last instant an item due at ``due`` may still go out; None for "always".
 
     A morning action is good until noon local time on its day (or three hours after it
-    is due, if later); a break-end timer is always sent, at once. Nothing unasked-for
+    is due, if later); a break-end timer is always sent, at once; a notice within the
+    hour, quiet hours or not (it is about what the couple is doing). Nothing unasked-for
     goes out in quiet hours: the window also closes when they begin.
     """
+    if kind is ItemKind.NOTICE:
+        return due + _GRACE[kind]
     if kind in BREAKS_QUIET:
         return None
     if kind is ItemKind.MORNING:

@@ -22,8 +22,12 @@ from core.profile import Profile
 from core.safety import Category, Screening, screen
 from core.safety.resources import ResourceBook, load_resources
 from core.safety.scope import ScopeQuestion, scope_question
+from core.service.breaks import BreakDesk
+from core.service.courier import CoupleDesk, CoupleHandler, Courier, Turn
 from core.service.locks import KeyedLocks
 from core.service.nudges import NudgeDesk, NudgePress, decode_press
+from core.service.pairing import PairingDesk
+from core.service.rituals import RitualDesk
 from core.service.safety import (
     SafetyAction,
     SafetyDesk,
@@ -38,8 +42,10 @@ from core.storage import (
     UserRepository,
     load_turn,
 )
+from core.storage.couples import CoupleRepository
 from core.storage.safety_plans import SafetyPlanRepository
 from core.storage.subscriptions import SubscriptionRepository
+from core.text_input import holds_word
 from core.types import Attachment, EventKind, IncomingEvent, Reply
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,7 @@ class CoachService:
         default_timezone: str,
         resources: ResourceBook | None = None,
         retention_days: int = 180,
+        pause_cap: int = 3,
     ) -> None:
         self._content = content
         self._database = database
@@ -101,6 +108,18 @@ class CoachService:
         self._safety = SafetyDesk(
             content, resources or load_resources(), default_timezone=default_timezone
         )
+        self._courier = Courier(content.texts)
+        self._pairing = PairingDesk(content, self._courier, default_timezone=default_timezone)
+        self._breaks = BreakDesk(
+            content, self._courier, default_timezone=default_timezone, pause_cap=pause_cap
+        )
+        self._rituals = RitualDesk(
+            content, self._courier, cipher, default_timezone=default_timezone
+        )
+        self._couple_desks: tuple[CoupleDesk, ...] = (self._pairing, self._breaks, self._rituals)
+        self._couple_commands: dict[str, CoupleHandler] = {
+            name: handler for desk in self._couple_desks for name, handler in desk.commands.items()
+        }
         self._nudges = NudgeDesk(content, default_timezone)
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
@@ -118,10 +137,9 @@ class CoachService:
         }
         problems = [f"flow {f!r} is missing" for f in REQUIRED_FLOWS if f not in content.flows]
         listed = set(content.commands)
-        problems += [f"command /{c} has no handler" for c in sorted(listed - set(self._commands))]
-        problems += [
-            f"command /{c} is not in commands.yaml" for c in sorted(set(self._commands) - listed)
-        ]
+        handled = set(self._commands) | set(self._couple_commands)
+        problems += [f"command /{c} has no handler" for c in sorted(listed - handled)]
+        problems += [f"command /{c} is not in commands.yaml" for c in sorted(handled - listed)]
         if problems:
             raise ContentError(problems)
 
@@ -142,7 +160,13 @@ class CoachService:
         # Group chatter not meant for Mend is answered only when a cue is sure: a guess of
         # the learned model is not reason enough to speak up uninvited.
         sure = screening.is_hit and not screening.tentative
-        if not event.chat.is_private and not event.addressed_to_bot and not sure:
+        # Chatter not meant for Mend: only the couple's code word makes it Mend's business.
+        if (
+            not event.chat.is_private
+            and not event.addressed_to_bot
+            and not sure
+            and (event.kind is not EventKind.TEXT or not await self._holds_codeword(event))
+        ):
             return []
         key = state_key("user_in_chat", event.chat, event.user)
         async with self._locks.hold(key):
@@ -152,6 +176,13 @@ class CoachService:
                 except StaleStateError:
                     log.info("conversation changed by another writer; retrying once")
             return [self._say(keys.BUSY)]
+
+    async def _holds_codeword(self, event: IncomingEvent) -> bool:
+        """True if group text holds the code word of the couple linked to that group."""
+        word = await self._database.run(
+            lambda connection: CoupleRepository(connection).codeword_for_group(event.chat)
+        )
+        return word is not None and holds_word(event.text, word)
 
     async def _turn(self, event: IncomingEvent, key: str, screening: Screening) -> list[Reply]:
         now = self._clock.now()
@@ -170,7 +201,8 @@ class CoachService:
         """One turn inside one transaction: read, decide (pure), write what changed."""
         profile, stored = load_turn(connection, event.user, key, now)
         state = stored.state if self._engine.has(stored.state) else None
-        result = self._route(event, profile, state, now, screening)
+        turn = Turn(connection, event, profile, state, now)
+        result = self._route(turn, screening)
         if result.profile.safety_mode and result.profile.safety_since is None:
             # A flow answer that points to abuse or fear switched safety mode on.
             result = replace(result, profile=replace(result.profile, safety_since=now))
@@ -180,15 +212,22 @@ class CoachService:
             # never in front of help after a worrying message (it waits for the next turn).
             notice, quiet = self._nudges.unreachable_notice(result.profile)
             result = replace(result, replies=(notice, *result.replies), profile=quiet)
+        after = replace(turn, profile=result.profile, state=result.state)
         if result.notes:
             plans = SafetyPlanRepository(connection, self._cipher)
-            for note, text in result.notes:  # every note so far belongs to the safety plan
-                plans.save(event.user, note, text, now)
+            for note, text in result.notes:
+                if not self._rituals.keep(after, note, text):
+                    plans.save(event.user, note, text, now)
         replies = list(result.replies)
         for action in result.actions:
             if action == effects.DELETE_PERSON:
+                replies += self._pairing.farewell(after)
                 delete_person(connection, event.user)
                 return replies
+            ritual = self._rituals.act(after, action)
+            if ritual is not None:
+                replies += ritual
+                continue
             replies += self._act(action, connection, event, result.profile, now)
         if result.profile != profile:
             UserRepository(connection).save(result.profile, now)
@@ -226,23 +265,16 @@ class CoachService:
             return [replace(status, private_to=private_to)]
         raise ValueError(f"unknown action {action!r}")
 
-    def _route(
-        self,
-        event: IncomingEvent,
-        profile: Profile,
-        state: FlowState | None,
-        now: datetime,
-        screening: Screening,
-    ) -> StepResult:
+    def _route(self, turn: Turn, screening: Screening) -> StepResult:
+        event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
         if event.kind is EventKind.COMMAND:
-            return self._command(event, profile, state, now)
+            return self._command(turn)
         if event.kind is EventKind.BUTTON:
-            return self._button(event, profile, state, now)
-        return self._text(event, profile, state, now, screening)
+            return self._button(turn)
+        return self._text(turn, event, profile, state, now, screening)
 
-    def _command(
-        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
-    ) -> StepResult:
+    def _command(self, turn: Turn) -> StepResult:
+        event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
         name = event.command or ""
         spec = self._content.commands.get(name)
         if spec is None:
@@ -252,11 +284,17 @@ class CoachService:
             return StepResult((self._say(keys.PRIVATE_ONLY, profile),), state, profile)
         if spec.where == "group" and event.chat.is_private:
             return StepResult((self._say(keys.GROUP_ONLY, profile),), state, profile)
+        couple_handler = self._couple_commands.get(name)
+        if couple_handler is not None:
+            return couple_handler(turn)
         return self._commands[name](event, profile, state, now)
 
-    def _button(
-        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
-    ) -> StepResult:
+    def _button(self, turn: Turn) -> StepResult:
+        event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
+        for desk in self._couple_desks:
+            pressed = desk.press(turn)
+            if pressed is not None:
+                return pressed
         action = decode_action(event.payload or "")
         if action is not None:
             return self._safety_press(action, event, profile, state, now)
@@ -274,6 +312,7 @@ class CoachService:
 
     def _text(
         self,
+        turn: Turn,
         event: IncomingEvent,
         profile: Profile,
         state: FlowState | None,
@@ -283,7 +322,7 @@ class CoachService:
         if not event.text:
             return self._stay(state, profile, self._say(keys.EMPTY_TEXT, profile))
         if screening.tentative and screening.category is not Category.EMERGENCY:
-            result = self._text(event, profile, state, now, _NOT_SCREENED)
+            result = self._text(turn, event, profile, state, now, _NOT_SCREENED)
             check = self._safety.gentle_check(result.profile)
             if not event.chat.is_private:
                 check = replace(check, private_to=event.user)
@@ -294,6 +333,9 @@ class CoachService:
                 return self._safety_hit(event, profile, state, now, screening)
             if enters_safety_mode(screening):
                 profile = with_safety_mode(profile, now)
+        paused = self._breaks.codeword(turn)
+        if paused is not None:
+            return paused
         question = scope_question(event.text)
         if question is not None:
             key = (

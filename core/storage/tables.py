@@ -153,3 +153,116 @@ scheduler_ticks = Table(
 
 NO_PERSONAL_DATA: tuple[Table, ...] = (scheduler_ticks,)
 """Tables that hold nothing about people, so no personal-data hook claims them."""
+
+couples = Table(
+    "couples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("group_platform", String(16), nullable=True),
+    Column("group_chat_id", String(64), nullable=True),
+    Column("group_thread_id", String(64), nullable=True),
+    Column("group_linked_at", DateTime(timezone=True), nullable=True),
+    Column("link_platform", String(16), nullable=True),
+    Column("link_chat_id", String(64), nullable=True),
+    Column("link_thread_id", String(64), nullable=True),
+    Column("link_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("codeword", String(32), nullable=True),
+    Column("codeword_proposed", String(32), nullable=True),
+    Column("codeword_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("group_platform", "group_chat_id"),
+)
+"""Two paired people and, once both agreed, their shared group chat and code word.
+
+``link_*`` is a group one partner asked to link and the other has not confirmed yet;
+``codeword_proposed`` a word one partner proposed and the other has not confirmed yet.
+"""
+
+couple_members = Table(
+    "couple_members",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=True),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id"),
+    Index("ix_couple_members_couple", "couple_id"),
+)
+"""Who belongs to which couple: unique per person, so nobody has two active partners.
+
+``name`` is the display name the person last used, for neutral group notices that
+show each partner's own return time.
+"""
+
+pair_invites = Table(
+    "pair_invites",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_pair_invites_user", "user_id"),
+)
+"""Single-use pairing codes, valid 48 hours; a used code is kept (marked) until it expires,
+so a second try gets "already used" rather than "unknown"."""
+
+breaks = Table(
+    "breaks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=True),
+    Column("caller_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("ready", String(64), nullable=False, default=""),
+    Column("timer_seq", Integer, nullable=False, default=0),
+    Column("long_rule", Boolean, nullable=False, default=False),
+    Index("ix_breaks_caller", "caller_id", "started_at"),
+    Index("ix_breaks_couple", "couple_id", "ended_at"),
+)
+"""Timed breaks (``/pause``): a couple's, or one person's alone (``couple_id`` NULL).
+
+``ready`` lists the ``users.id`` of partners who said they are ready (comma-separated);
+``timer_seq`` numbers the break-end timer so an extension replaces it cleanly.
+"""
+
+rituals = Table(
+    "rituals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_rituals_couple", "couple_id", "kind", "closed_at"),
+)
+"""A round of a shared ritual (weekly check-in, repair after a hard fight)."""
+
+ritual_answers = Table(
+    "ritual_answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ritual_id", Integer, ForeignKey("rituals.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("text", Text, nullable=False, info=ENCRYPTED),
+    Column("shared", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("ritual_id", "user_id", "item"),
+)
+"""One partner's private answer in a ritual round (encrypted), and whether they chose to
+share it with the couple's group."""
+
+ritual_turns = Table(
+    "ritual_turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ritual_id", Integer, ForeignKey("rituals.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("ritual_id", "user_id"),
+)
+"""Which partner has finished their part of a ritual round, and when."""

@@ -1,0 +1,156 @@
+"""Timed breaks (``/pause``): start, ready, extend, end, and how often someone called one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, select, update
+
+from core.couples import Break
+from core.crypto import Cipher
+from core.storage.personal_data import Exported, PersonalDataHooks, iso
+from core.storage.repositories import USER_ID, aware, who
+from core.storage.tables import breaks
+from core.types import UserRef
+
+
+def _break(row: Row[*tuple[Any, ...]]) -> Break:
+    started, ends = aware(row.started_at), aware(row.ends_at)
+    assert started is not None and ends is not None
+    ready = frozenset(int(part) for part in (row.ready or "").split(",") if part)
+    return Break(
+        id=row.id,
+        couple_id=row.couple_id,
+        caller_id=row.caller_id,
+        started_at=started,
+        ends_at=ends,
+        ended_at=aware(row.ended_at),
+        ready=ready,
+        timer_seq=row.timer_seq,
+        long_rule=bool(row.long_rule),
+    )
+
+
+class BreakRepository:
+    """Breaks on one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def start(
+        self,
+        couple_id: int | None,
+        caller_id: int,
+        now: datetime,
+        ends_at: datetime,
+        *,
+        long_rule: bool = False,
+    ) -> Break:
+        """Record a new break; any open one of the same couple (or solo caller) is closed."""
+        self._connection.execute(
+            update(breaks).where(*self._open_of(couple_id, caller_id)).values(ended_at=now)
+        )
+        break_id = self._connection.execute(
+            breaks.insert()
+            .values(
+                couple_id=couple_id,
+                caller_id=caller_id,
+                started_at=now,
+                ends_at=ends_at,
+                ready="",
+                timer_seq=0,
+                long_rule=long_rule,
+            )
+            .returning(breaks.c.id)
+        ).scalar_one()
+        found = self.get(break_id)
+        assert found is not None
+        return found
+
+    def get(self, break_id: int) -> Break | None:
+        """The break with ``break_id``, or None."""
+        row = self._connection.execute(select(breaks).where(breaks.c.id == break_id)).first()
+        return _break(row) if row is not None else None
+
+    def current(self, couple_id: int | None, caller_id: int) -> Break | None:
+        """The open break of the couple, or of the person alone when ``couple_id`` is None."""
+        row = self._connection.execute(
+            select(breaks)
+            .where(*self._open_of(couple_id, caller_id))
+            .order_by(breaks.c.id.desc())
+            .limit(1)
+        ).first()
+        return _break(row) if row is not None else None
+
+    def calls_since(self, caller_id: int, since: datetime) -> int:
+        """How many breaks ``caller_id`` called after ``since``."""
+        value = self._connection.execute(
+            select(func.count())
+            .select_from(breaks)
+            .where(breaks.c.caller_id == caller_id, breaks.c.started_at > since)
+        ).scalar_one()
+        return int(value)
+
+    def set_ready(self, break_id: int, ready: frozenset[int]) -> None:
+        """Store who has said they are ready."""
+        text = ",".join(str(member) for member in sorted(ready))
+        self._connection.execute(update(breaks).where(breaks.c.id == break_id).values(ready=text))
+
+    def extend(self, break_id: int, ends_at: datetime, *, long_rule: bool = False) -> Break:
+        """Move the return time; readiness starts over and the timer gets a new number."""
+        self._connection.execute(
+            update(breaks)
+            .where(breaks.c.id == break_id)
+            .values(
+                ends_at=ends_at,
+                ready="",
+                timer_seq=breaks.c.timer_seq + 1,
+                long_rule=breaks.c.long_rule | long_rule,
+            )
+        )
+        found = self.get(break_id)
+        assert found is not None
+        return found
+
+    def end(self, break_id: int, now: datetime) -> None:
+        """Close the break."""
+        self._connection.execute(
+            update(breaks)
+            .where(breaks.c.id == break_id, breaks.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+    @staticmethod
+    def _open_of(couple_id: int | None, caller_id: int) -> tuple[Any, ...]:
+        if couple_id is None:
+            return (
+                breaks.c.couple_id.is_(None),
+                breaks.c.caller_id == caller_id,
+                breaks.c.ended_at.is_(None),
+            )
+        return (breaks.c.couple_id == couple_id, breaks.c.ended_at.is_(None))
+
+
+_MINE = select(breaks).where(breaks.c.caller_id == USER_ID).order_by(breaks.c.id)
+
+
+def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:
+    return [
+        {
+            "break_called_at": iso(row.started_at),
+            "return_time": iso(row.ends_at),
+            "ended_at": iso(row.ended_at),
+            "with_partner": row.couple_id is not None,
+        }
+        for row in connection.execute(_MINE, who(user))
+    ]
+
+
+def _delete(connection: Connection, user: UserRef) -> int:
+    result = connection.execute(delete(breaks).where(breaks.c.caller_id == USER_ID), who(user))
+    return int(result.rowcount)
+
+
+HOOKS = PersonalDataHooks(section="breaks", tables=(breaks,), export=_export, delete=_delete)
+"""Breaks a person called, in export and deletion; no free text is kept."""

@@ -20,12 +20,13 @@ What it measures (issue 6, "Benchmark"):
   ``Sender`` that ``Scheduler.attach`` would build, on a ``RecordingOutbox`` behind
   ``SendGate(UNLIMITED)``, the clock fixed one second after the due instant.
   ``Scheduler.tick()`` queues every due subscription (``TICK_BATCH`` per transaction),
-  then ``Sender.drain_once()`` runs until the queue is empty: every item claimed,
-  rendered, recorded to the file and settled. items/s = N / that time. Meanwhile a probe
-  task sleeps 5 ms in a loop and records how late it wakes (how long the event loop was
-  blocked; the same probe first runs 1 s on the idle loop, as the machine's floor), every
-  garbage collection is timed, and every 20 ms a private "hi" from a random onboarded
-  person goes through the real ``CoachService.handle`` on the same database.
+  then ``Sender.drain()`` (what ``Sender.run`` calls) runs until the queue is empty:
+  every item claimed, rendered, recorded to the file and settled. items/s = N / that
+  time. Meanwhile a probe task sleeps 5 ms in a loop and records how late it wakes (how
+  long the event loop was blocked; the same probe first runs 1 s on the idle loop, as the
+  machine's floor), every garbage collection is timed, and every 20 ms a private "hi"
+  from a random onboarded person goes through the real ``CoachService.handle`` on the
+  same database.
 * **baseline** (timed, fresh process, own copy): a bare ``sqlite3`` loop with the same
   PRAGMAs that selects the due subscription ids (``WHERE active AND next_due_at <= now
   ORDER BY next_due_at LIMIT batch``) and moves them a day on (``UPDATE ... WHERE id IN
@@ -35,7 +36,9 @@ What it measures (issue 6, "Benchmark"):
   ``sqlite3`` in the same transactions and batches, with constant values: what the
   design costs in the database alone, with no Python logic, rendering or sending.
 * Baseline, floor, burst, floor, baseline run in that order; the baseline and floor
-  figures are the means of their two runs.
+  figures are the means of their two runs. Then, as an extra labelled figure only, the
+  burst once more without the injected interactive events ("quiet"): the targets are
+  judged on the burst with them.
 * **pacing**: a smaller run (750 people) through
   ``SendGate(PlatformLimits(overall_per_s=30, bulk_per_s=25))`` on the real monotonic
   clock; messages/s from the first send to the last, and its deviation from 25/s.
@@ -464,9 +467,19 @@ async def interactive(
 
 
 async def burst(
-    path: Path, people: int, due: datetime, seed: int, tick_batch: int, send_batch: int | None
+    path: Path,
+    people: int,
+    due: datetime,
+    seed: int,
+    tick_batch: int,
+    send_batch: int | None,
+    *,
+    chats: bool = True,
 ) -> dict[str, Any]:
-    """The real scheduler on ``path``: tick, then drain the sender until the queue is empty."""
+    """The real scheduler on ``path``: tick, then drain the sender until the queue is empty.
+
+    ``chats`` False leaves out the injected interactive events (the extra, labelled run).
+    """
     clock = FixedClock(due + timedelta(seconds=1))
     settings = Settings(_env_file=None, database_url=sqlite_url(path))
     core = await build_core(settings, clock=clock)
@@ -506,15 +519,15 @@ async def burst(
     gc.callbacks.append(collections)
     watchers = [
         asyncio.create_task(probe(stop, seen.lateness)),
-        asyncio.create_task(interactive(core.service, people, seed, stop, seen)),
     ]
+    if chats:
+        watchers.append(asyncio.create_task(interactive(core.service, people, seed, stop, seen)))
     await asyncio.sleep(0.05)  # let both start
     cpu, started = time.process_time(), time.perf_counter()
     report = await scheduler.tick()
     ticked = time.perf_counter()
-    batches = 0
-    while await sender.drain_once():
-        batches += 1
+    sent = await sender.drain()
+    batches = math.ceil(sent / sender.batch) if sent else 0
     finished, cpu = time.perf_counter(), time.process_time() - cpu
     stop.set()
     await asyncio.gather(*watchers)
@@ -587,8 +600,7 @@ async def paced(path: Path, people: int, due: datetime) -> dict[str, Any]:
     sender = scheduler.attach(Platform.TELEGRAM, outbox, gate)
     started = time.perf_counter()
     await scheduler.tick()
-    while await sender.drain_once():
-        pass
+    await sender.drain()
     finished = time.perf_counter()
     outbox.close()
     await database.close()
@@ -615,9 +627,17 @@ def child(args: argparse.Namespace) -> int:
         result = run_baseline(path, now, args.tick_batch)
     elif args.child == "floor":
         result = run_sql_floor(path, now, args.tick_batch, args.send_batch or UNPACED_BATCH)
-    elif args.child == "burst":
+    elif args.child in ("burst", "quiet"):
         result = asyncio.run(
-            burst(path, args.people, due, args.seed, args.tick_batch, args.send_batch)
+            burst(
+                path,
+                args.people,
+                due,
+                args.seed,
+                args.tick_batch,
+                args.send_batch,
+                chats=args.child == "burst",
+            )
         )
     else:
         result = asyncio.run(paced(path, args.paced, due))
@@ -660,7 +680,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"rows per sender batch (default: the sender's own, {UNPACED_BATCH} unpaced)",
     )
     parser.add_argument(
-        "--child", choices=("baseline", "floor", "burst", "paced"), help=argparse.SUPPRESS
+        "--child", choices=("baseline", "floor", "burst", "quiet", "paced"), help=argparse.SUPPRESS
     )
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--due", help=argparse.SUPPRESS)
@@ -683,7 +703,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "floor": [], "burst": []}
+    runs: dict[str, list[dict[str, Any]]] = {
+        "baseline": [],
+        "floor": [],
+        "burst": [],
+        "quiet": [],
+    }
     with tempfile.TemporaryDirectory(prefix="mend-scheduler-bench-") as folder:
         root = Path(folder)
         started = time.perf_counter()
@@ -694,7 +719,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(untimed); every subscription due at {due.isoformat()}",
             flush=True,
         )
-        for n, part in enumerate(("baseline", "floor", "burst", "floor", "baseline")):
+        parts = ("baseline", "floor", "burst", "floor", "baseline", "quiet")
+        for n, part in enumerate(parts):
             copy = copy_database(root / "master.db", root / f"run{n}.db")
             result = in_subprocess(part, copy, due, args)
             runs[part].append(result)
@@ -722,12 +748,14 @@ def problems(
         for r in runs[part]
         if r["items"] != args.people
     ]
+    for part in ("burst", "quiet"):
+        ours = runs[part][0]
+        if ours["recorded"] != args.people or ours["statuses"] != {
+            "sent": args.people,
+            "still_due": 0,
+        }:
+            found.append(f"{part} recorded {ours['recorded']:,}; delivery rows {ours['statuses']}")
     ours = runs["burst"][0]
-    if ours["recorded"] != args.people or ours["statuses"] != {
-        "sent": args.people,
-        "still_due": 0,
-    }:
-        found.append(f"burst recorded {ours['recorded']:,}; delivery rows {ours['statuses']}")
     if ours["errors"]:
         found.append(f"{ours['errors']} interactive events raised")
     if pace["sent"] != args.paced:
@@ -767,7 +795,7 @@ def report(
     print(
         f"burst: {ours['items']:,} items in {ours['seconds']:.2f} s = Scheduler.tick() "
         f"{ours['tick_seconds']:.2f} s ({args.tick_batch} per transaction) + "
-        f"Sender.drain_once() {ours['drain_seconds']:.2f} s ({ours['send_batches']} batches "
+        f"Sender.drain() {ours['drain_seconds']:.2f} s ({ours['send_batches']} batches "
         f"of {send_batch}); cpu {cpu_us(runs['burst']):.0f} µs per item"
     )
     print(
@@ -805,8 +833,8 @@ def report(
     )
     print(
         "method: set-up untimed; each timed run in a fresh process on an identical copy of "
-        "the file, in the order baseline, floor, burst, floor, baseline (baseline and floor "
-        "are the means of their two runs); burst = Scheduler.tick() then Sender.drain_once() "
+        "the file, in the order baseline, floor, burst, floor, baseline, quiet (baseline and floor "
+        "are the means of their two runs); burst = Scheduler.tick() then Sender.drain() "
         "until empty, with the probe and the interactive events running; baseline = bare "
         f"sqlite3 SELECT id ... LIMIT {args.tick_batch} / UPDATE ... WHERE id IN (...), one "
         "transaction per batch"
@@ -816,6 +844,12 @@ def report(
     print(
         f"baseline  {base_rate:>9,.0f} items/s  {cpu_us(runs['baseline']):>5.0f} µs cpu per item "
         f"(runs {', '.join(f'{rate_of([r]):,.0f}' for r in runs['baseline'])})"
+    )
+    quiet = runs["quiet"][0]
+    print(
+        f"extra, not the target figure: scheduler without the injected chats "
+        f"{rate_of([quiet]):,.0f} items/s, {cpu_us([quiet]):.0f} µs cpu per item "
+        f"(tick {quiet['tick_seconds']:.2f} s + drain {quiet['drain_seconds']:.2f} s, run last)"
     )
     print()
     print(f"ratio scheduler/baseline items/s: {ratio:.3f}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -20,3 +20,19 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
+
+
+class ShiftedClock:
+    """The real clock moved forward on request: the console's ``/wait`` lets time pass."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        """Return the current UTC time plus every advance so far."""
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, by: timedelta) -> None:
+        """Move time forward by ``by`` (never backward)."""
+        if by > timedelta():
+            self._offset += by

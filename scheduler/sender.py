@@ -3,9 +3,10 @@
 It claims a batch of due rows (``core.storage.deliveries.claim``: by priority, then due
 time; on PostgreSQL skipping rows another process holds), renders each through the core,
 waits its turn at the platform's :class:`~scheduler.pacing.SendGate`, sends, and records
-every outcome in one commit. The backlog stays in the database; only one batch is ever in
-memory. A batch is sized to about two seconds of sending at the platform's pace, which also
-bounds what a crash can leave unknown.
+every outcome in one commit (in :meth:`Sender.drain`, the commit that claims the next
+batch). The backlog stays in the database; only one batch is ever in memory. A batch is
+sized to about two seconds of sending at the platform's pace, which also bounds what a
+crash can leave unknown.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
+
+from sqlalchemy import Connection
 
 from core.clock import Clock
 from core.outbox import DeliveryRefused, DeliveryUnknown, Outbox, RateLimited
@@ -34,6 +39,8 @@ UNPACED_BATCH = 100
 a person's answer never waits long behind a batch on SQLite's single writer thread."""
 IN_FLIGHT = 32
 """Sends awaiting the platform at once: enough to fill the pace despite network latency."""
+SLICE_SECONDS = 0.002
+"""Longest the sender renders and sends without handing the event loop back."""
 
 
 class Rendered(Protocol):
@@ -101,7 +108,12 @@ class Sender:
         self._batch = batch or (max(1, int(pace * 2)) if pace else UNPACED_BATCH)
         self._idle = idle_seconds
         self._wake = asyncio.Event()
-        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._emptied = False
+
+    @property
+    def batch(self) -> int:
+        """Rows claimed per batch."""
+        return self._batch
 
     def wake(self) -> None:
         """Look at the queue now (the tick queued something, or it is time to stop)."""
@@ -111,13 +123,13 @@ class Sender:
         """Drain the queue until ``stop`` is set; idle, look again every ``idle_seconds``."""
         while not stop.is_set():
             try:
-                claimed = await self.drain_once()
+                claimed = await self.drain(stop)
             except Exception as exc:  # the database may be briefly unavailable
                 log.error(
                     "%s sender: batch failed (%s); retrying", self.platform, type(exc).__name__
                 )
                 claimed = 0
-            if claimed:
+            if claimed and not self._emptied:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -127,22 +139,79 @@ class Sender:
     async def drain_once(self) -> int:
         """Claim one batch, send it, record the outcomes; return how many were claimed."""
         now = self._clock.now()
-        items = await self._database.run(
-            lambda connection: claim(connection, self.platform, now, self._batch)
-        )
+        items = await self._claim(now)
         if not items:
             return 0
-        outcomes = await asyncio.gather(*(self._bounded(item, now) for item in items))
+        await self._settle(await self._send_all(items, now))
+        return len(items)
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send batch after batch until the queue is empty (or ``stop``); return how many.
+
+        A batch's outcomes are settled in the same transaction that claims the next batch:
+        one trip to the database and one commit per batch instead of two. Every batch is
+        still committed ``sending`` before any of it is sent, and settled only after.
+        """
+        self._emptied = False
+        total = 0
+        now = self._clock.now()
+        items = await self._claim(now)
+        while items:
+            total += len(items)
+            outcomes = await self._send_all(items, now)
+            for outcome in outcomes:
+                self.tally.add(outcome.result)
+            settled_at = now = self._clock.now()
+            if stop is not None and stop.is_set():
+                await self._database.run(partial(settle, outcomes=outcomes, now=settled_at))
+                return total
+            items = await self._database.run(
+                partial(self._settle_and_claim, outcomes=outcomes, now=settled_at)
+            )
+        self._emptied = True
+        return total
+
+    def _settle_and_claim(
+        self, connection: Connection, outcomes: list[Outcome], now: datetime
+    ) -> list[Claimed]:
+        settle(connection, outcomes, now)
+        return claim(connection, self.platform, now, self._batch)
+
+    async def _claim(self, now: datetime) -> list[Claimed]:
+        return await self._database.run(
+            lambda connection: claim(connection, self.platform, now, self._batch)
+        )
+
+    async def _settle(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             self.tally.add(outcome.result)
         settled_at = self._clock.now()
         await self._database.run(lambda connection: settle(connection, outcomes, settled_at))
-        return len(items)
 
-    async def _bounded(self, item: Claimed, now: datetime) -> Outcome:
-        async with self._in_flight:
-            await asyncio.sleep(0)  # one loop turn renders at most IN_FLIGHT items
-            return await self._send(item, now)
+    async def _send_all(self, items: list[Claimed], now: datetime) -> list[Outcome]:
+        """Render and send ``items``, up to ``IN_FLIGHT`` awaiting the platform at once.
+
+        ``IN_FLIGHT`` workers share one iterator instead of a task per item. A send that
+        does not wait (the recording outbox) keeps its worker going, so the loop is handed
+        back every ``SLICE_SECONDS`` rather than after every item.
+        """
+        outcomes: list[Outcome] = []
+        pending = iter(items)
+        turn = [time.perf_counter()]
+
+        async def worker() -> None:
+            for item in pending:
+                outcomes.append(await self._send(item, now))
+                if time.perf_counter() - turn[0] > SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    turn[0] = time.perf_counter()
+
+        workers = min(IN_FLIGHT, len(items))
+        if workers == 1:
+            await worker()
+        else:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        return outcomes
 
     async def _send(self, item: Claimed, now: datetime) -> Outcome:
         rendered = self._renderer.render(item, now)

@@ -7,6 +7,7 @@ A fake clock and a real SQLite file (PostgreSQL too where the ``database`` fixtu
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -760,7 +761,9 @@ def test_every_nudge_text_exists_is_short_and_fully_rendered(
         assert "$" not in texts[action.key]
     rendered: list[Reply] = []
     for kind in ItemKind:
-        payload = {"say": keys.NUDGE_EVENING} if kind is ItemKind.REMINDER else None
+        payload = (
+            {"say": keys.NUDGE_EVENING} if kind in (ItemKind.REMINDER, ItemKind.NOTICE) else None
+        )
         reply = desk.render(claimed(kind, onboarded(), payload=payload), NOW).reply
         assert reply is not None
         rendered.append(reply)
@@ -797,3 +800,20 @@ def test_when_next_matches_the_subscription(desk: NudgeDesk) -> None:
     expected = next_due(zone, time(9, 15), NOW, offset=spread_offset(person_key(profile.user)))
     assert expected.astimezone(zone).date() == date(2026, 3, 2)
     assert desk.when_next(profile, NOW) == "tomorrow around 09:15"
+
+
+def test_a_cycle_order_is_a_fair_shuffle_for_any_pool_size() -> None:
+    for size in (1, 2, 3, 14, 40, 120):
+        pool = tuple(MicroAction(f"a{n}") for n in range(size))
+        for who in ("telegram:1", "discord:2"):
+            start = date(2026, 1, 1).toordinal()
+            first_day = start - start % size
+            picked = [
+                pick_action(pool, who, date.fromordinal(first_day + n)).id for n in range(size)
+            ]
+            assert sorted(picked) == sorted(a.id for a in pool)
+    # One digest per person and cycle still spreads the first step evenly over the pool.
+    day = date(2026, 3, 2)
+    firsts = Counter(pick_action(MICRO_ACTIONS, f"telegram:{n}", day).id for n in range(7000))
+    assert len(firsts) == len(MICRO_ACTIONS)
+    assert max(firsts.values()) < 2 * min(firsts.values())

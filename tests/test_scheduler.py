@@ -421,3 +421,55 @@ async def test_a_reminder_waits_for_the_end_of_quiet_hours_a_break_end_does_not(
     assert [s.reply.key for s in outbox.sent] == ["test.break_end"]
     clock.current = utc("2026-06-01T06:00")
     assert await sender.drain_once() == 1
+
+
+async def test_a_popular_slot_moves_on_together_and_each_person_keeps_their_own_time(
+    database: Database,
+) -> None:
+    # Quiet hours move 07:30 and its spread to 08:00 for everyone (one next instant, one
+    # statement); without quiet hours each person keeps their own spread (one per row).
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    quiet = [onboarded(f"75{n:02d}", "Europe/Berlin", time(7, 30)) for n in range(12)]
+    spread = [onboarded(f"76{n:02d}", "Europe/Berlin", time(9, 0), **NO_QUIET) for n in range(12)]
+    for profile in (*quiet, *spread):
+        await enrol(database, profile, clock.now())
+    clock.current = utc("2026-06-02T07:10")  # after every one of them is due
+    report = await scheduler.tick()
+    assert report.queued == 24 and report.missed == 0
+    assert await sender.drain() == 24
+    assert len(outbox.sent) == 24 and sender.tally.sent == 24
+    for profile in quiet:
+        assert await due_of(database, profile.user) == utc("2026-06-03T06:00")
+    for profile in spread:
+        offset = spread_offset(person_key(profile.user))
+        assert await due_of(database, profile.user) == utc("2026-06-03T07:00") + offset
+    rows = await database.run(statuses)
+    assert {status for _, status, _ in rows} == {"sent"}
+    assert {date for *_, date in rows} == {"2026-06-02"}
+
+
+async def test_drain_sends_everything_and_a_stop_still_settles_what_was_claimed(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180)
+    sender = Sender(
+        Platform.TELEGRAM, database, outbox, SendGate(UNLIMITED), PlainRenderer(), clock, batch=3
+    )
+    people = [onboarded(f"77{n:02d}", "UTC", time(13, 0), **NO_QUIET) for n in range(7)]
+    for profile in people:
+        await enrol(database, profile, clock.now())
+    clock.advance(hours=2)
+    assert (await scheduler.tick()).queued == 7
+    stop = asyncio.Event()
+    stop.set()  # set before the first batch: that batch is sent and settled, no more
+    assert await sender.drain(stop) == 3
+    assert [s for _, s, _ in await database.run(statuses)].count("sent") == 3
+    assert await sender.drain() == 4  # three batches: 3 + 1, then an empty claim
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent"] * 7
+    assert len(outbox.sent) == 7
+    assert len({s.chat.chat_id for s in outbox.sent}) == 7
+    assert await sender.drain() == 0

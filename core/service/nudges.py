@@ -14,7 +14,9 @@ shows the same step and two days in a row never show the same one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
@@ -163,8 +165,39 @@ def _rank(seed: str, action: MicroAction) -> bytes:
     return hashlib.blake2b(f"{seed}:{action.id}".encode(), digest_size=8).digest()
 
 
+@functools.cache
+def _entropy_bytes(size: int) -> int:
+    """Bytes of hash enough to shuffle ``size`` steps uniformly (log2(size!) + 64 bits)."""
+    return (math.ceil(math.lgamma(size + 1) / math.log(2)) + 64 + 7) // 8
+
+
+def _entropy(seed: str, size: int) -> int:
+    """A stable pseudo-random integer of at least ``_entropy_bytes(size)`` bytes for ``seed``."""
+    need = _entropy_bytes(size)
+    data = seed.encode()
+    if need <= hashlib.blake2b.MAX_DIGEST_SIZE:
+        return int.from_bytes(hashlib.blake2b(data, digest_size=need).digest(), "big")
+    blocks = (need + hashlib.blake2b.MAX_DIGEST_SIZE - 1) // hashlib.blake2b.MAX_DIGEST_SIZE
+    joined = b"".join(
+        hashlib.blake2b(data, salt=n.to_bytes(8, "big")).digest() for n in range(blocks)
+    )
+    return int.from_bytes(joined, "big")
+
+
 def _order(pool: Sequence[MicroAction], person: str, cycle: int) -> list[MicroAction]:
-    return sorted(pool, key=lambda action: _rank(f"{person}:{cycle}", action))
+    """The pool shuffled for one person and cycle: one digest, read as a Fisher-Yates walk.
+
+    The digest is a number with at least 64 bits more than ``len(pool)!`` needs, so taking
+    its digits in the mixed radix ``len(pool), len(pool) - 1, …`` picks every ordering of
+    the pool (as given) with practically equal chance, at one hash per person and cycle
+    instead of one per step.
+    """
+    order = list(pool)
+    number = _entropy(f"{person}:{cycle}", len(order))
+    for last in range(len(order) - 1, 0, -1):
+        number, other = divmod(number, last + 1)
+        order[last], order[other] = order[other], order[last]
+    return order
 
 
 def pick_action(pool: Sequence[MicroAction], person: str, day: date) -> MicroAction:
@@ -236,6 +269,15 @@ class Rendered:
 OnBreak = Callable[[Claimed], bool]
 """Whether the couple a nudge belongs to is on a break right now."""
 
+CoupleRenderer = Callable[[Claimed, datetime], "Rendered | None"]
+"""Renders the couple items it owns (break ends of ``/pause``, notices); None otherwise."""
+
+_STEP_BUTTONS = (
+    (keys.NUDGE_BUTTON_DONE, NudgeVerb.DONE),
+    (keys.NUDGE_BUTTON_SKIP, NudgeVerb.SKIP),
+    (keys.NUDGE_BUTTON_SWAP, NudgeVerb.SWAP),
+)
+"""The buttons under a daily step, in order: label key and verb."""
 _NUDGES = frozenset({ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY})
 _ANSWERS = {
     NudgeVerb.DONE: keys.NUDGE_DONE,
@@ -260,11 +302,18 @@ class NudgeDesk:
     """
 
     def __init__(
-        self, content: Content, default_timezone: str, *, on_break: OnBreak | None = None
+        self,
+        content: Content,
+        default_timezone: str,
+        *,
+        on_break: OnBreak | None = None,
+        couples: CoupleRenderer | None = None,
     ) -> None:
         self._texts = content.texts
         self._default_timezone = default_timezone
         self._on_break = on_break
+        self._couples = couples
+        self._steps: dict[str, tuple[str, tuple[Button, ...]]] = {}
         missing = [a.key for a in MICRO_ACTIONS if a.key not in self._texts.by_key]
         if missing:
             raise ContentError([f"code: text key {key!r} is missing" for key in missing])
@@ -277,8 +326,13 @@ class NudgeDesk:
         Nudges (morning, evening, weekly) go only to people who are set up, reachable,
         have not said ``/stop``, are not in safety mode and not on a break. A break end
         always goes out (in safety mode as a self-care note, never a nudge back into the
-        conversation). A reminder shows the content key in its payload's ``say``.
+        conversation). A reminder shows the content key in its payload's ``say``. Couple
+        items (a break's way back, notices) are rendered by ``couples`` when given.
         """
+        if self._couples is not None:
+            rendered = self._couples(item, now)
+            if rendered is not None:
+                return rendered
         profile = item.profile
         if item.kind in _NUDGES:
             reason = self._held(item, profile)
@@ -409,13 +463,15 @@ class NudgeDesk:
         return now.astimezone(zone).date()
 
     def _step(self, key: str, profile: Profile, action: MicroAction) -> Reply:
-        buttons = (
-            (keys.NUDGE_BUTTON_DONE, encode_press(NudgeVerb.DONE, action.id)),
-            (keys.NUDGE_BUTTON_SKIP, encode_press(NudgeVerb.SKIP, action.id)),
-            (keys.NUDGE_BUTTON_SWAP, encode_press(NudgeVerb.SWAP, action.id)),
-        )
-        text = self._texts.render(action.key, {})
-        return self._say(key, profile, buttons=buttons, action=text)
+        steps = self._steps.get(action.id)
+        if steps is None:  # texts and buttons depend on the action alone: made once each
+            made = tuple(
+                Button(self._texts.render(label), encode_press(verb, action.id))
+                for label, verb in _STEP_BUTTONS
+            )
+            steps = self._steps[action.id] = (self._texts.render(action.key, {}), made)
+        text, buttons = steps
+        return self._say(key, profile, made=buttons, action=text)
 
     def _say(
         self,
@@ -423,10 +479,12 @@ class NudgeDesk:
         profile: Profile,
         *,
         buttons: Sequence[tuple[str, str]] = (),
+        made: tuple[Button, ...] = (),
         **extra: str,
     ) -> Reply:
         values = {**profile.placeholders(self._default_timezone), **extra}
-        made = tuple(Button(self._texts.render(label), payload) for label, payload in buttons)
+        if buttons:
+            made = tuple(Button(self._texts.render(label), payload) for label, payload in buttons)
         return Reply(text=self._texts.render(key, values), key=key, buttons=made)
 
 

@@ -91,10 +91,11 @@ class TimerRepository:
         ).first()
         user_id = person.id if person is not None else None
         by: datetime | None = None
-        if kind not in BREAKS_QUIET and person is not None:
+        if person is not None:
             zone = resolve_timezone(person.timezone or "UTC")
             quiet = quiet_hours(person.quiet_start, person.quiet_end)
-            at = outside_quiet(zone, at, quiet)
+            if kind not in BREAKS_QUIET:
+                at = outside_quiet(zone, at, quiet)
             by = deliver_by(kind, zone, at, quiet)
         insert = insert_ignoring_conflicts(deliveries)[self._connection.dialect.name]
         self._connection.execute(

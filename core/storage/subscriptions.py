@@ -10,6 +10,7 @@ several processes can tick on one database; SQLite has one writer at a time anyw
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from functools import partial
@@ -300,70 +301,138 @@ def _following(
     return next_due(zone, at, after, offset=offset, quiet=quiet, weekday=weekday)
 
 
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    """What a due subscription becomes: the same for every row with the same inputs."""
+
+    due: datetime
+    upcoming: datetime
+    by: datetime | None
+    local_date: str
+    missed: int
+
+
+@functools.lru_cache(maxsize=16_384)
+def _occurrence(
+    zone_name: str,
+    kind: str,
+    local_time: str,
+    quiet_start: str | None,
+    quiet_end: str | None,
+    weekday: int | None,
+    offset: timedelta,
+    stored_due: datetime,
+    now: datetime,
+) -> _Occurrence:
+    """The occurrence to queue for a subscription due at ``stored_due``, and the one after.
+
+    Pure in its arguments (the stored columns), so cached: a tick's batches share it, and
+    a popular slot (zone, local time, spread offset) is worked out once a tick rather than
+    once a person.
+    """
+    zone = resolve_timezone(zone_name)
+    quiet = quiet_hours(quiet_start, quiet_end)
+    at = parse_hhmm(local_time) or time(9, 0)
+    following = partial(_following, zone, at, offset=offset, quiet=quiet, weekday=weekday)
+    due = aware(stored_due)
+    assert due is not None
+    missed = 0
+    if now - due > _CATCH_UP:
+        due = following(now - _CATCH_UP)
+        missed += 1
+    upcoming = following(due)
+    while upcoming <= now:  # a downtime: only the latest occurrence may still go out
+        due, upcoming = upcoming, following(upcoming)
+        missed += 1
+    by = deliver_by(ItemKind(kind), zone, due, quiet)
+    return _Occurrence(due, upcoming, by, due.astimezone(zone).date().isoformat(), missed)
+
+
+_GROUPED_ADVANCE = (
+    update(subscriptions)
+    .where(subscriptions.c.id.in_(bindparam("sub_ids", expanding=True)))
+    .values(next_due_at=bindparam("next_at"))
+)
+
+
 def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
     """Claim up to ``limit`` due subscriptions, queue one send each, move each on.
 
     An occurrence past its grace window (a morning action after noon, say, after Mend was
     down) is recorded as skipped, not sent. Run it inside one transaction: the queued rows
     and the moved due times commit together or not at all.
+
+    Rows sharing zone, local time, quiet hours, weekday, kind, spread offset and due
+    instant (a popular slot) share one computation of their occurrence, and the
+    subscriptions moving to the same next instant move in one statement.
     """
     rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
     if not rows:
         return QueuedDue()
-    zones: dict[str, tzinfo] = {}
     inserts: list[dict[str, Any]] = []
-    advances: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    moves: dict[datetime, list[int]] = {}
     queued = stale = missed = 0
-    for row in rows:
-        zone = zones.get(row.timezone)
-        if zone is None:
-            zone = zones[row.timezone] = resolve_timezone(row.timezone)
-        kind = ItemKind(row.kind)
-        at = parse_hhmm(row.local_time) or time(9, 0)
-        quiet = quiet_hours(row.quiet_start, row.quiet_end)
-        offset = spread_offset(f"{row.platform}:{row.platform_user_id}")
-        due = aware(row.next_due_at)
-        assert due is not None
-
-        following = partial(_following, zone, at, offset=offset, quiet=quiet, weekday=row.weekday)
-
-        if now - due > _CATCH_UP:
-            due = following(now - _CATCH_UP)
-            missed += 1
-        upcoming = following(due)
-        while upcoming <= now:  # a downtime: only the latest occurrence may still go out
-            due, upcoming = upcoming, following(upcoming)
-            missed += 1
-        by = deliver_by(kind, zone, due, quiet)
-        late = by is not None and now > by
-        stale += late
-        queued += not late
-        inserts.append(
-            {
-                "item": f"sub:{row.id}",
-                "local_date": due.astimezone(zone).date().isoformat(),
-                "kind": kind.value,
-                "priority": int(priority_of(kind)),
-                "platform": row.platform,
-                "user_id": row.user_id,
-                "chat_id": row.chat_id,
-                "chat_kind": row.chat_kind,
-                "thread_id": row.thread_id,
-                "payload": None,
-                "status": "skipped" if late else "queued",
-                "reason": "stale" if late else None,
-                "attempts": 0,
-                "due_at": due,
-                "not_before": due,
-                "deliver_by": by,
-                "claimed_at": None,
-                "settled_at": now if late else None,
-            }
+    for (
+        sub_id,
+        user_id,
+        kind,
+        platform,
+        zone_name,
+        local_time,
+        weekday,
+        chat_id,
+        chat_kind,
+        thread_id,
+        next_due_at,
+        platform_user_id,
+        quiet_start,
+        quiet_end,
+    ) in rows:
+        offset = spread_offset(f"{platform}:{platform_user_id}")
+        occurrence = _occurrence(
+            zone_name, kind, local_time, quiet_start, quiet_end, weekday, offset, next_due_at, now
         )
-        advances.append({"sub_id": row.id, "next_at": upcoming})
-    connection.execute(_INSERT_DELIVERY[connection.dialect.name], inserts)
-    connection.execute(_ADVANCE, advances)
+        missed += occurrence.missed
+        values = {
+            "item": f"sub:{sub_id}",
+            "local_date": occurrence.local_date,
+            "kind": kind,
+            "priority": _PRIORITY[kind],
+            "platform": platform,
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "chat_kind": chat_kind,
+            "thread_id": thread_id,
+            "status": "queued",
+            "attempts": 0,
+            "due_at": occurrence.due,
+            "not_before": occurrence.due,
+            "deliver_by": occurrence.by,
+        }
+        if occurrence.by is not None and now > occurrence.by:
+            stale += 1
+            skipped.append({**values, "status": "skipped", "reason": "stale", "settled_at": now})
+        else:
+            queued += 1
+            inserts.append(values)
+        moves.setdefault(occurrence.upcoming, []).append(sub_id)
+    insert = _INSERT_DELIVERY[connection.dialect.name]
+    for batch in (inserts, skipped):
+        if batch:
+            connection.execute(insert, batch)
+    if len(moves) * 4 <= len(rows):  # a few popular next instants: one statement each
+        for next_at, ids in moves.items():
+            connection.execute(_GROUPED_ADVANCE, {"sub_ids": ids, "next_at": next_at})
+    else:
+        connection.execute(
+            _ADVANCE,
+            [{"sub_id": i, "next_at": at} for at, ids in moves.items() for i in ids],
+        )
     return QueuedDue(queued=queued, stale=stale, missed=missed)
+
+
+_PRIORITY = {kind.value: int(priority_of(kind)) for kind in ItemKind}
 
 
 def _export(connection: Connection, user: UserRef, cipher: object) -> Exported:

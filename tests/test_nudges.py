@@ -730,11 +730,13 @@ def test_a_nudge_for_no_one_is_not_sent(desk: NudgeDesk) -> None:
     assert rendered.reply is None and rendered.reason is SkipReason.NO_PERSON
 
 
-def test_the_on_break_hook_holds_nudges_but_never_the_break_end(content: Content) -> None:
-    desk = NudgeDesk(content, "UTC", on_break=lambda item: True)
-    held = desk.render(claimed(ItemKind.MORNING, onboarded()), NOW)
-    assert held.reply is None and held.reason is SkipReason.ON_BREAK
-    assert desk.render(claimed(ItemKind.BREAK_END, onboarded()), NOW).reply is not None
+def test_a_break_holds_nudges_but_never_the_break_end(desk: NudgeDesk) -> None:
+    for kind in (ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY):
+        held = desk.render(replace(claimed(kind, onboarded()), on_break=True), NOW)
+        assert held.reply is None and held.reason is SkipReason.ON_BREAK
+    assert desk.render(claimed(ItemKind.MORNING, onboarded()), NOW).reply is not None
+    end = replace(claimed(ItemKind.BREAK_END, onboarded()), on_break=True)
+    assert desk.render(end, NOW).reply is not None
 
 
 def test_a_bad_local_date_falls_back_to_today(desk: NudgeDesk) -> None:

@@ -13,6 +13,8 @@ from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
 from core.schedule.kinds import ItemKind
 from core.schedule.local_time import spread_offset
 from core.storage import Database, UserRepository
+from core.storage.breaks import BreakRepository
+from core.storage.couples import CoupleRepository
 from core.storage.deliveries import TimerRepository, claim, recover_stale
 from core.storage.subscriptions import SubscriptionRepository, person_key
 from core.storage.tables import deliveries, subscriptions, users
@@ -473,3 +475,30 @@ async def test_drain_sends_everything_and_a_stop_still_settles_what_was_claimed(
     assert len(outbox.sent) == 7
     assert len({s.chat.chat_id for s in outbox.sent}) == 7
     assert await sender.drain() == 0
+
+
+async def test_claimed_items_know_who_is_on_a_break_right_now(database: Database) -> None:
+    """A couple's running break (and a break alone) marks their items; an ended one does not."""
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    scheduler, _sender = rig(database, clock, ScriptedOutbox())
+    people = {name: onboarded(name, "UTC", time(12, 30), **NO_QUIET) for name in "abcde"}
+    for profile in people.values():
+        await enrol(database, profile, clock.now())
+    start = clock.now()
+
+    def breaks_for(connection: Connection) -> None:
+        couples = CoupleRepository(connection)
+        pauses = BreakRepository(connection)
+        ids = {name: couples.member_id(p.user) for name, p in people.items()}
+        paused = couples.pair(people["a"].user, "A", people["b"].user, "B", start)
+        pauses.start(paused.id, ids["a"] or 0, start, start + timedelta(hours=2))
+        pauses.start(None, ids["c"] or 0, start, start + timedelta(hours=2))  # c, alone
+        over = couples.pair(people["d"].user, "D", people["e"].user, "E", start)
+        pauses.start(over.id, ids["d"] or 0, start, start + timedelta(minutes=20))
+
+    await database.run(breaks_for)
+    clock.advance(hours=1)
+    await scheduler.tick()
+    items = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
+    marked = {item.profile.user.user_id: item.on_break for item in items if item.profile}
+    assert marked == {"a": True, "b": True, "c": True, "d": False, "e": False}

@@ -41,7 +41,6 @@ __all__ = [
     "NudgeDesk",
     "NudgePress",
     "NudgeVerb",
-    "OnBreak",
     "Rendered",
     "SkipReason",
     "actions_for",
@@ -266,9 +265,6 @@ class Rendered:
     reason: SkipReason | None = None
 
 
-OnBreak = Callable[[Claimed], bool]
-"""Whether the couple a nudge belongs to is on a break right now."""
-
 CoupleRenderer = Callable[[Claimed, datetime], "Rendered | None"]
 """Renders the couple items it owns (break ends of ``/pause``, notices); None otherwise."""
 
@@ -293,9 +289,9 @@ class NudgeDesk:
     Args:
         content: the loaded content.
         default_timezone: the zone for people who have not chosen one.
-        on_break: how to tell that a nudge's couple is on a break. Couples and ``/pause``
-            arrive with pairing (issue 7), which passes this; without it no one is ever
-            on a break and nothing is held for that reason.
+        couples: renders the items of couples (a break's way back, notices); the
+            service passes its desks. Nudges for someone on a break (``Claimed.on_break``,
+            read when the item is claimed) are held.
 
     Raises:
         ContentError: if a micro-action has no text.
@@ -306,12 +302,10 @@ class NudgeDesk:
         content: Content,
         default_timezone: str,
         *,
-        on_break: OnBreak | None = None,
         couples: CoupleRenderer | None = None,
     ) -> None:
         self._texts = content.texts
         self._default_timezone = default_timezone
-        self._on_break = on_break
         self._couples = couples
         self._steps: dict[str, tuple[str, tuple[Button, ...]]] = {}
         missing = [a.key for a in MICRO_ACTIONS if a.key not in self._texts.by_key]
@@ -371,7 +365,7 @@ class NudgeDesk:
             return SkipReason.UNREACHABLE
         if not may_offer(profile, Offer.RECONNECT_NUDGE):
             return SkipReason.SAFETY_MODE
-        if self._on_break is not None and self._on_break(item):
+        if item.on_break:
             return SkipReason.ON_BREAK
         return None
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
 
 from core.crypto import Cipher
 from core.profile import Profile
@@ -39,7 +39,7 @@ from core.storage.repositories import (
     who,
 )
 from core.storage.subscriptions import quiet_hours
-from core.storage.tables import deliveries, subscriptions, users
+from core.storage.tables import breaks, couple_members, deliveries, subscriptions, users
 from core.timezones import resolve_timezone
 from core.types import ChatKind, ChatRef, Platform, UserRef
 
@@ -153,6 +153,7 @@ class Claimed:
         payload: identifiers and choices for rendering.
         attempts: sends so far whose outcome was unknown.
         due_at: when it was due.
+        on_break: the person is on a break (``/pause``) as the item is claimed.
     """
 
     id: int
@@ -165,6 +166,7 @@ class Claimed:
     payload: Payload = field(default_factory=dict)
     attempts: int = 0
     due_at: datetime | None = None
+    on_break: bool = False
 
     @property
     def nonce(self) -> str:
@@ -194,6 +196,25 @@ class Outcome:
     reason: str | None = None
 
 
+_member = couple_members.alias("break_member")
+_ON_BREAK = (
+    exists()
+    .where(
+        breaks.c.ended_at.is_(None),
+        breaks.c.ends_at > bindparam("now"),
+        or_(
+            and_(breaks.c.couple_id.is_(None), breaks.c.caller_id == deliveries.c.user_id),
+            breaks.c.couple_id
+            == select(_member.c.couple_id)
+            .where(_member.c.user_id == deliveries.c.user_id)
+            .correlate(deliveries)
+            .scalar_subquery(),
+        ),
+    )
+    .label("on_break")
+)
+"""Whether the person an item is for is on a break right now (their couple's, or alone)."""
+
 _CLAIM = (
     select(
         deliveries.c.id,
@@ -210,6 +231,7 @@ _CLAIM = (
         deliveries.c.deliver_by,
         users.c.platform_user_id,
         *PROFILE_COLUMNS,
+        _ON_BREAK,
     )
     .outerjoin(users, users.c.id == deliveries.c.user_id)
     .where(
@@ -279,6 +301,7 @@ def _claimed(row: Any) -> Claimed:
         payload=json.loads(row.payload) if row.payload else {},
         attempts=row.attempts,
         due_at=aware(row.due_at),
+        on_break=bool(row.on_break),
     )
 
 

@@ -71,6 +71,11 @@ class IncomingEvent:
         args: the command's arguments.
         payload: the button payload, for button presses.
         addressed_to_bot: False for group chatter not meant for Mend.
+        bot_username: the bot's own username where the platform has deep links to it
+            (Telegram), so the core can build them; None elsewhere.
+        sees_plain_text: whether Mend receives plain messages in this chat (always in a
+            private chat; in a group only with Telegram's privacy mode off or Discord's
+            message-content intent on), so the core can say how the code word works there.
     """
 
     kind: EventKind
@@ -82,6 +87,8 @@ class IncomingEvent:
     args: tuple[str, ...] = ()
     payload: str | None = None
     addressed_to_bot: bool = True
+    bot_username: str | None = None
+    sees_plain_text: bool = True
 
 
 @dataclass(frozen=True, slots=True)

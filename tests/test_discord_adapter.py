@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -658,8 +659,18 @@ async def test_registered_commands_match_content(bot: dc.DiscordBot, content: Co
         installs = command.allowed_installs
         assert installs is not None
         assert (installs.guild, installs.user) == (True, False)
-        assert command.parameters == []
         wire = command.to_dict(bot.bot.tree)
+        option = mapping.SLASH_OPTIONS.get(command.name)
+        if option is None:
+            assert command.parameters == []
+        else:
+            [parameter] = command.parameters
+            described = content.texts.by_key[f"command_options.{command.name}"]
+            assert (parameter.display_name, parameter.required) == (option, False)
+            assert parameter.description == described
+            assert [(o["name"], o["type"], o["required"]) for o in wire["options"]] == [
+                (option, 3, False)  # an optional string
+            ]
         assert sorted(wire["contexts"]) == sorted(
             {"private": [1], "group": [0], "everywhere": [0, 1]}[spec["where"]]
         )
@@ -1534,3 +1545,76 @@ async def test_build_discord_follows_the_settings(tmp_path: Path, content: Conte
         assert plain._read_plain_text is False
     finally:
         await dispose(plain.bot)
+
+
+# --- pairing and the couple's group ---------------------------------------------------------
+
+
+def command_with_option(
+    name: str, option: str, value: str, member: discord.abc.User, where: dc.Where
+) -> dict[str, Any]:
+    """A slash command with one string option filled in, as Discord sends it."""
+    payload = dc.command_payload(name, member, where)
+    payload["data"]["options"] = [{"name": option, "type": 3, "value": value}]
+    return payload
+
+
+async def test_pair_with_the_code_option_pairs_two_people(
+    bot: dc.DiscordBot, content: Content
+) -> None:
+    texts = content.texts
+    alex, robin = bot.members
+    await onboard(bot, alex, content)
+    await onboard(bot, robin, content)
+    alex_dm, robin_dm = await bot.dm(alex), await bot.dm(robin)
+
+    calls = await bot.command("pair", alex, alex_dm)
+    [(kind, _, ephemeral, text)] = answers(calls)
+    assert (kind, ephemeral) == ("callback", False)
+    found = re.search(r"/pair code:([A-Z0-9]{8})", text)
+    assert found is not None and "https://" not in text
+    code = found.group(1)
+
+    calls = await bot.interact(command_with_option("pair", "code", f" {code} ", robin, robin_dm))
+    assert answers(calls) == [("callback", dc.MESSAGE, False, texts.render("pairing.consent"))]
+    consent = bot.carrier(texts.render("pairing.button.accept"), robin_dm.id)
+    assert consent.labels == [
+        texts.render("pairing.button.accept"),
+        texts.render("pairing.button.decline"),
+    ]
+
+    before = len(bot.said)
+    carrier, calls = await bot.press(texts.render("pairing.button.accept"), robin, robin_dm)
+    assert_retired_first(calls)
+    assert carrier.retired
+    assert answers(calls[1:]) == [("followup", None, False, texts.render("pairing.paired"))]
+    to_alex = [s for s in bot.said[before:] if s.channel_id == alex_dm.id]
+    assert [(s.via, s.text) for s in to_alex] == [
+        ("channel", texts.render("pairing.paired_inviter"))
+    ]
+
+    # The code is spent: a second use says so.
+    calls = await bot.interact(command_with_option("pair", "code", code, robin, robin_dm))
+    assert answers(calls) == [("callback", dc.MESSAGE, False, texts.render("pairing.code_used"))]
+
+
+@pytest.mark.parametrize("message_content", [False, True])
+async def test_server_events_say_whether_mend_sees_plain_text(
+    tmp_path: Path, message_content: bool
+) -> None:
+    service = dc.Scripted()
+    async with stubbed(tmp_path, service, message_content=message_content) as bot:
+        alex = bot.members[0]
+        await bot.interact(
+            command_with_option("codeword", "word", "blue  heron", alex, bot.channel)
+        )
+        await bot.command("codeword", alex, await bot.dm(alex))
+        await bot.message(f"<@{bot.bot.user.id}> hello", alex, bot.channel)
+    seen = [(e.chat.is_private, e.sees_plain_text) for e in service.events]
+    assert seen == [(False, message_content), (True, True), (False, message_content)]
+    first = service.events[0]
+    assert (first.command, first.args, first.text) == (
+        "codeword",
+        ("blue", "heron"),
+        "/codeword blue  heron",
+    )

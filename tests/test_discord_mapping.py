@@ -182,12 +182,17 @@ def test_slash_commands_follow_content(content: Content) -> None:
             description=content.texts.by_key[c["description"]],
             in_guilds=c["where"] in ("group", "everywhere"),
             in_dms=c["where"] in ("private", "everywhere"),
+            option=mapping.SLASH_OPTIONS.get(c["name"]),
+            option_description=content.texts.by_key.get(f"command_options.{c['name']}"),
         )
         for g in listed["groups"]
         for c in g["commands"]
     ]
     assert mapping.slash_commands(content) == expected
     assert all(1 <= len(c.description) <= 100 for c in expected)  # Discord's limits
+    with_options = [c for c in expected if c.option is not None]
+    assert {c.name for c in with_options} == {"pair", "codeword", "pause"}
+    assert all(1 <= len(c.option_description or "") <= 100 for c in with_options)
     assert all(re.fullmatch(r"[a-z0-9_-]{1,32}", c.name) for c in expected)
 
 

@@ -1122,3 +1122,98 @@ async def test_the_bot_talks_only_to_the_recording_request(bot: Bot) -> None:
     assert application.updater is None  # no polling machinery that could fetch updates
     assert bot.request.methods() == ["getMe"]  # initialize() went through the recorder
     assert bot.adapter.bot_username == tg.BOT_USERNAME
+
+
+# --- 14. pairing and the couple's group ----------------------------------------------------
+
+
+PAIR_LINK = re.compile(r"https://t\.me/MendTestBot\?start=pair_([A-Z0-9]{8})")
+
+
+async def test_a_deep_link_reaches_the_consent_screen_and_pairs(bot: Bot, content: Content) -> None:
+    texts = content.texts
+    await onboard(bot, ALEX, content)
+    await onboard(bot, ROBIN, content)
+
+    [code_message] = messages(await bot.feed(tg.message_update(ALEX, private(ALEX_ID), "/pair")))
+    link = PAIR_LINK.search(shown(code_message))
+    assert link is not None and DEEP_LINK.search(shown(code_message))
+    start_param = f"pair_{link.group(1)}"
+
+    # Opening the link sends "/start pair_<code>" from Robin's private chat.
+    calls = await bot.feed(tg.message_update(ROBIN, private(ROBIN_ID), f"/start {start_param}"))
+    [consent] = messages(calls, ROBIN_ID)
+    assert shown(consent) == texts.render("pairing.consent")
+    assert [label for label, _ in tg.buttons(consent)] == [
+        texts.render("pairing.button.accept"),
+        texts.render("pairing.button.decline"),
+    ]
+    assert all(len(data.encode()) <= 64 for _, data in tg.buttons(consent))
+
+    carrier, calls = await press(
+        bot, ROBIN, private(ROBIN_ID), texts.render("pairing.button.accept")
+    )
+    assert_settled(calls, ROBIN_ID, int(carrier.result["message_id"]))
+    assert [shown(m) for m in messages(calls, ROBIN_ID)] == [texts.render("pairing.paired")]
+    assert [shown(m) for m in messages(calls, ALEX_ID)] == [texts.render("pairing.paired_inviter")]
+
+    # The same link again: already used.
+    calls = await bot.feed(tg.message_update(ROBIN, private(ROBIN_ID), f"/start {start_param}"))
+    assert [shown(m) for m in messages(calls, ROBIN_ID)] == [texts.render("pairing.code_used")]
+
+
+async def test_events_say_whether_mend_sees_plain_group_messages(content: Content) -> None:
+    service = Scripted()
+    request = tg.RecordingRequest()
+    reader = {**tg.bot_user(), "can_read_all_group_messages": True}
+    request.script["getMe"] = [(200, tg.ok(reader))]
+    async with stubbed(service, content, request) as bot:
+        await bot.feed(tg.message_update(ALEX, GROUP, "/codeword@MendTestBot"))
+        await bot.feed(tg.message_update(ALEX, private(ALEX_ID), "/codeword"))
+    async with stubbed(service, content) as bot:  # privacy mode on (the default)
+        await bot.feed(tg.message_update(ALEX, GROUP, "/codeword@MendTestBot"))
+        await bot.feed(tg.press_update(ALEX, GROUP, "p:cw:1:abc"))
+        await bot.feed(tg.message_update(ALEX, private(ALEX_ID), "/codeword"))
+    seen = [(e.chat.is_private, e.sees_plain_text, e.bot_username) for e in service.events]
+    assert seen == [
+        (False, True, tg.BOT_USERNAME),
+        (True, True, tg.BOT_USERNAME),
+        (False, False, tg.BOT_USERNAME),
+        (False, False, tg.BOT_USERNAME),
+        (True, True, tg.BOT_USERNAME),
+    ]
+
+
+async def test_a_linked_group_and_its_code_word_with_privacy_mode_on(
+    bot: Bot, content: Content
+) -> None:
+    texts = content.texts
+    carol = tg.user(303, "Carol")
+    await onboard(bot, ALEX, content)
+    await onboard(bot, ROBIN, content)
+    [code_message] = messages(await bot.feed(tg.message_update(ALEX, private(ALEX_ID), "/pair")))
+    link = PAIR_LINK.search(shown(code_message))
+    assert link is not None
+    await bot.feed(tg.message_update(ROBIN, private(ROBIN_ID), f"/pair {link.group(1)}"))
+    await press(bot, ROBIN, private(ROBIN_ID), texts.render("pairing.button.accept"))
+
+    calls = await bot.feed(tg.message_update(ALEX, GROUP, "/link@MendTestBot"))
+    assert [shown(m) for m in messages(calls, GROUP_ID)] == [texts.render("pairing.link_asked")]
+    # Someone else's press only toasts and keeps the button for the partner.
+    carrier = last_keyboard(bot.request, GROUP_ID)
+    data = dict(tg.buttons(carrier.params))[texts.render("pairing.button.link_confirm")]
+    calls = await bot.feed(tg.press_update(carol, GROUP, data))
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+    assert calls[0].params.get("text") == texts.render("pairing.only_couple")
+    _, calls = await press(bot, ROBIN, GROUP, texts.render("pairing.button.link_confirm"))
+    assert [shown(m) for m in messages(calls, GROUP_ID)] == [texts.render("pairing.linked")]
+
+    calls = await bot.feed(tg.message_update(ROBIN, GROUP, "/codeword@MendTestBot pineapple"))
+    assert [shown(m) for m in messages(calls, GROUP_ID)] == [
+        texts.render("pairing.codeword_ask_group", {"text": "pineapple"})
+    ]
+    _, calls = await press(bot, ALEX, GROUP, texts.render("pairing.button.codeword_confirm"))
+    # The fake getMe has privacy mode on: the group learns to mention Mend with the word.
+    assert [shown(m) for m in messages(calls, GROUP_ID)] == [
+        texts.render("pairing.codeword_set_mention", {"text": "pineapple"})
+    ]

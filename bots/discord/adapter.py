@@ -36,6 +36,7 @@ ACK_BUDGET = 2.0
 """Seconds the core may take before an interaction is deferred (Discord allows three)."""
 
 SlashCallback = Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]
+SlashOptionCallback = Callable[[discord.Interaction[Any], str | None], Coroutine[Any, Any, None]]
 
 
 class DiscordAdapter:
@@ -67,7 +68,8 @@ class DiscordAdapter:
         self.gate = gate
         self._service = service
         self._content = content
-        self._read_plain_text = read_plain_text
+        # Plain server messages reach Mend only when asked for and granted by the intent.
+        self._read_plain_text = read_plain_text and bool(bot.intents.message_content)
         self._dev_guild_id = dev_guild_id
         self._ack_budget = ack_budget
         bot.mend = self  # the bot's event methods and buttons find the adapter here
@@ -79,17 +81,19 @@ class DiscordAdapter:
         tree = self.bot.tree
         tree.clear_commands(guild=None)
         for spec in mapping.slash_commands(self._content):
-            tree.add_command(
-                app_commands.Command(
-                    name=spec.name,
-                    description=spec.description,
-                    callback=_slash(self),
-                    allowed_contexts=app_commands.AppCommandContext(
-                        guild=spec.in_guilds, dm_channel=spec.in_dms, private_channel=False
-                    ),
-                    allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
-                )
+            command: app_commands.Command[Any, ..., None] = app_commands.Command(
+                name=spec.name,
+                description=spec.description,
+                callback=_slash(self) if spec.option is None else _slash_with_option(self),
+                allowed_contexts=app_commands.AppCommandContext(
+                    guild=spec.in_guilds, dm_channel=spec.in_dms, private_channel=False
+                ),
+                allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
             )
+            if spec.option is not None:
+                app_commands.rename(value=spec.option)(command)
+                app_commands.describe(value=spec.option_description or spec.option)(command)
+            tree.add_command(command)
         self.bot.add_dynamic_items(PayloadButton)
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
@@ -186,15 +190,18 @@ class DiscordAdapter:
                 except Exception as apology_failed:  # the apology is best effort
                     log.warning("could not apologise: %s", type(apology_failed).__name__)
 
-    async def on_command(self, interaction: discord.Interaction[Any]) -> None:
-        """Run one of Mend's slash commands."""
-        event = mapping.command_event(interaction)
+    async def on_command(
+        self, interaction: discord.Interaction[Any], option: str | None = None
+    ) -> None:
+        """Run one of Mend's slash commands (``option``: its text option, if filled in)."""
+        event = mapping.command_event(interaction, option, read_plain_text=self._read_plain_text)
         if event is not None:
             await self._answer(interaction, event)
 
     async def on_press(self, interaction: discord.Interaction[Any], payload: str) -> None:
         """Run one press of a Mend button, on any message Mend ever sent."""
-        await self._answer(interaction, mapping.press_event(interaction, payload))
+        event = mapping.press_event(interaction, payload, read_plain_text=self._read_plain_text)
+        await self._answer(interaction, event)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Introduce Mend once, in the server's system channel or first writable one."""
@@ -294,6 +301,15 @@ def _slash(adapter: DiscordAdapter) -> SlashCallback:
 
     async def run(interaction: discord.Interaction[Any]) -> None:
         await adapter.on_command(interaction)
+
+    return run
+
+
+def _slash_with_option(adapter: DiscordAdapter) -> SlashOptionCallback:
+    """The callback of a command with one optional text option (renamed when installed)."""
+
+    async def run(interaction: discord.Interaction[Any], value: str | None = None) -> None:
+        await adapter.on_command(interaction, value)
 
     return run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import discord
@@ -12,7 +12,7 @@ from discord.utils import escape_markdown
 
 from bots.rendering import split_text
 from core.content import Content
-from core.text_input import event_from_text
+from core.text_input import clean_text, event_from_text
 from core.types import ChatKind, ChatRef, EventKind, IncomingEvent, Platform, UserRef
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,35 @@ _CUSTOM_ID = re.compile(CUSTOM_ID_TEMPLATE)
 _PLAIN_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
+SLASH_OPTIONS: dict[str, str] = {"pair": "code", "codeword": "word", "pause": "length"}
+"""Commands that take one optional text option on Discord, and the option's name.
+
+``/pair code:K7M2QX9P`` reaches the core as ``/pair K7M2QX9P``; the option's description
+is the content text ``command_options.<command>``."""
+
+OPTION_DESCRIPTION = "command_options.{}"
+"""The content key describing a command's option."""
+
+
 @dataclass(frozen=True, slots=True)
 class SlashCommand:
-    """One slash command as Discord shows it."""
+    """One slash command as Discord shows it.
+
+    Attributes:
+        name: the command's name.
+        description: what it does, from content.
+        in_guilds: offered in server channels.
+        in_dms: offered in DMs.
+        option: the name of its one optional text option, or None.
+        option_description: that option's description, from content.
+    """
 
     name: str
     description: str
     in_guilds: bool
     in_dms: bool
+    option: str | None = None
+    option_description: str | None = None
 
 
 def user_ref(user: discord.abc.User) -> UserRef:
@@ -129,40 +150,53 @@ def event_from_message(
         return []
     text = message.content or ""
     addressed = addressed or text.startswith("/")
-    return [
-        event_from_text(
-            chat,
-            user_ref(author),
-            _without_mention(text, me),
-            message.created_at or datetime.now(UTC),
-            addressed_to_bot=addressed,
-        )
-    ]
+    event = event_from_text(
+        chat,
+        user_ref(author),
+        _without_mention(text, me),
+        message.created_at or datetime.now(UTC),
+        addressed_to_bot=addressed,
+    )
+    return [replace(event, sees_plain_text=chat.is_private or read_plain_text)]
 
 
-def command_event(interaction: discord.Interaction) -> IncomingEvent | None:
-    """A slash command as a core command event, or None if it is not one of Mend's."""
+def command_event(
+    interaction: discord.Interaction, option: str | None = None, *, read_plain_text: bool = False
+) -> IncomingEvent | None:
+    """A slash command as a core command event, or None if it is not one of Mend's.
+
+    ``option`` is the text of the command's option, if it has one and it was filled in:
+    it becomes the command's arguments, as if typed after the command.
+    """
     command = interaction.command
     if command is None:
         return None
+    value = clean_text(option or "")
+    chat = interaction_chat(interaction)
     return IncomingEvent(
         kind=EventKind.COMMAND,
-        chat=interaction_chat(interaction),
+        chat=chat,
         user=user_ref(interaction.user),
         at=interaction.created_at,
-        text=f"/{command.name}",
+        text=f"/{command.name} {value}".rstrip(),
         command=command.name,
+        args=tuple(value.split()),
+        sees_plain_text=chat.is_private or read_plain_text,
     )
 
 
-def press_event(interaction: discord.Interaction, payload: str) -> IncomingEvent:
+def press_event(
+    interaction: discord.Interaction, payload: str, *, read_plain_text: bool = False
+) -> IncomingEvent:
     """A button press as a core button event."""
+    chat = interaction_chat(interaction)
     return IncomingEvent(
         kind=EventKind.BUTTON,
-        chat=interaction_chat(interaction),
+        chat=chat,
         user=user_ref(interaction.user),
         at=interaction.created_at,
         payload=payload,
+        sees_plain_text=chat.is_private or read_plain_text,
     )
 
 
@@ -196,12 +230,18 @@ def render_text(text: str) -> list[str]:
 def slash_commands(content: Content) -> list[SlashCommand]:
     """Mend's slash commands, with descriptions from content and where each works."""
     texts = content.texts
-    return [
-        SlashCommand(
-            name=c.name,
-            description=texts.render(c.description),
-            in_guilds=c.where != "private",
-            in_dms=c.where != "group",
+    commands: list[SlashCommand] = []
+    for c in content.commands.values():
+        option = SLASH_OPTIONS.get(c.name)
+        described = OPTION_DESCRIPTION.format(c.name)
+        commands.append(
+            SlashCommand(
+                name=c.name,
+                description=texts.render(c.description),
+                in_guilds=c.where != "private",
+                in_dms=c.where != "group",
+                option=option,
+                option_description=texts.render(described) if option else None,
+            )
         )
-        for c in content.commands.values()
-    ]
+    return commands

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from telegram import (
@@ -95,7 +96,22 @@ def _on_behalf_of_a_chat(message: Message) -> bool:
 
 
 def event_from_update(update: Update, me: User) -> list[IncomingEvent]:
-    """Translate one update into the core events it carries (none for what Mend ignores)."""
+    """Translate one update into the core events it carries (none for what Mend ignores).
+
+    Each event carries the bot's username (for deep links) and whether Mend sees plain
+    group messages there (privacy mode off, ``can_read_all_group_messages`` in ``getMe``).
+    """
+    return [
+        replace(
+            event,
+            bot_username=me.username or None,
+            sees_plain_text=event.chat.is_private or bool(me.can_read_all_group_messages),
+        )
+        for event in _events(update, me)
+    ]
+
+
+def _events(update: Update, me: User) -> list[IncomingEvent]:
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message if isinstance(query.message, Message) else None

@@ -120,6 +120,16 @@ class CoupleRepository:
         )
         return bool(result.rowcount)
 
+    def drop_unused_invites(self, user: UserRef) -> int:
+        """Remove the codes ``user`` made that nobody used (once they are paired)."""
+        result = self._connection.execute(
+            delete(pair_invites).where(
+                pair_invites.c.user_id == USER_ID, pair_invites.c.used_at.is_(None)
+            ),
+            who(user),
+        )
+        return int(result.rowcount)
+
     def drop_expired_invites(self, now: datetime) -> int:
         """Remove codes past their expiry; returns how many went."""
         result = self._connection.execute(
@@ -259,6 +269,10 @@ class CoupleRepository:
             .where(couples.c.id == couple_id, couples.c.codeword_proposed.is_not(None))
             .values(codeword=couples.c.codeword_proposed, codeword_proposed=None, codeword_by=None)
         )
+
+    def drop_codeword_proposal(self, couple_id: int) -> None:
+        """Forget a proposed word that was turned down; the current code word stays."""
+        self._set(couple_id, codeword_proposed=None, codeword_by=None)
 
     def clear_codeword(self, couple_id: int) -> None:
         """Remove the code word and any proposal; ``/pause`` keeps working."""

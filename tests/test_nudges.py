@@ -39,6 +39,7 @@ from core.service.nudges import (
     other_action,
     pick_action,
 )
+from core.service.rituals import WEEKLY_BUTTON
 from core.storage import Database, StateRepository, UserRepository
 from core.storage.deliveries import Claimed
 from core.storage.subscriptions import SubscriptionRepository, person_key
@@ -819,3 +820,9 @@ def test_a_cycle_order_is_a_fair_shuffle_for_any_pool_size() -> None:
     firsts = Counter(pick_action(MICRO_ACTIONS, f"telegram:{n}", day).id for n in range(7000))
     assert len(firsts) == len(MICRO_ACTIONS)
     assert max(firsts.values()) < 2 * min(firsts.values())
+
+
+def test_the_weekly_reminder_carries_the_start_our_check_in_button(desk: NudgeDesk) -> None:
+    reply = desk.render(claimed(ItemKind.WEEKLY, onboarded()), NOW).reply
+    assert reply is not None
+    assert [b.payload for b in reply.buttons] == [WEEKLY_BUTTON[1]]

@@ -16,6 +16,7 @@ from core.storage.database import Database
 from core.storage.deliveries import HOOKS as DELIVERY_HOOKS
 from core.storage.personal_data import PersonalDataHooks
 from core.storage.repositories import STATE_HOOKS, USER_HOOKS
+from core.storage.rituals import HOOKS as RITUAL_HOOKS
 from core.storage.safety_plans import HOOKS as SAFETY_PLAN_HOOKS
 from core.storage.subscriptions import HOOKS as SUBSCRIPTION_HOOKS
 from core.types import UserRef
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 HOOKS: tuple[PersonalDataHooks, ...] = (
     BREAK_HOOKS,
+    RITUAL_HOOKS,
     COUPLE_HOOKS,
     DELIVERY_HOOKS,
     SUBSCRIPTION_HOOKS,

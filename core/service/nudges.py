@@ -29,6 +29,7 @@ from core.profile import Profile, Situation
 from core.safety.mode import Offer, may_offer
 from core.schedule.kinds import ItemKind
 from core.schedule.local_time import SPREAD, next_due, spread_offset
+from core.service.rituals import WEEKLY_BUTTON
 from core.storage.deliveries import Claimed
 from core.storage.subscriptions import person_key
 from core.timezones import resolve_timezone
@@ -344,7 +345,7 @@ class NudgeDesk:
             )
             return Rendered(self._say(keys.NUDGE_EVENING, someone, buttons=buttons))
         if item.kind is ItemKind.WEEKLY:
-            return Rendered(self._say(keys.NUDGE_WEEKLY, someone))
+            return Rendered(self._say(keys.NUDGE_WEEKLY, someone, buttons=(WEEKLY_BUTTON,)))
         if item.kind is ItemKind.BREAK_END:
             if profile is not None and not may_offer(profile, Offer.COUPLE_EXERCISE):
                 return Rendered(self._say(keys.NUDGE_BREAK_END_SELF_CARE, profile))

@@ -65,5 +65,6 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         cipher=cipher,
         retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
+        pause_cap=settings.mend_pause_cap,
     )
     return Core(service=service, content=content, database=database, nudges=service.nudges)

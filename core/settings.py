@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     mend_encryption_keys: SecretStr | None = Field(default=None)
     mend_retention_days: int = Field(default=180, ge=1, le=3650)
     mend_tick_seconds: int = Field(default=15, ge=15, le=60)
+    mend_pause_cap: int = Field(default=3, ge=1, le=20)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -22,11 +22,12 @@ from core.profile import Profile
 from core.safety import Category, Screening, screen
 from core.safety.resources import ResourceBook, load_resources
 from core.safety.scope import ScopeQuestion, scope_question
+from core.schedule.kinds import ItemKind
 from core.service.breaks import BreakDesk
 from core.service.courier import CoupleDesk, CoupleHandler, Courier, Turn
 from core.service.locks import KeyedLocks
-from core.service.nudges import NudgeDesk, NudgePress, decode_press
-from core.service.pairing import PairingDesk
+from core.service.nudges import NudgeDesk, NudgePress, Rendered, SkipReason, decode_press
+from core.service.pairing import PairingDesk, is_invite_start
 from core.service.rituals import RitualDesk
 from core.service.safety import (
     SafetyAction,
@@ -43,6 +44,7 @@ from core.storage import (
     load_turn,
 )
 from core.storage.couples import CoupleRepository
+from core.storage.deliveries import Claimed
 from core.storage.safety_plans import SafetyPlanRepository
 from core.storage.subscriptions import SubscriptionRepository
 from core.text_input import holds_word
@@ -120,7 +122,7 @@ class CoachService:
         self._couple_commands: dict[str, CoupleHandler] = {
             name: handler for desk in self._couple_desks for name, handler in desk.commands.items()
         }
-        self._nudges = NudgeDesk(content, default_timezone)
+        self._nudges = NudgeDesk(content, default_timezone, couples=self._render_couple_item)
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
         self._commands: dict[str, Handler] = {
@@ -142,6 +144,13 @@ class CoachService:
         problems += [f"command /{c} is not in commands.yaml" for c in sorted(handled - listed)]
         if problems:
             raise ContentError(problems)
+
+    def _render_couple_item(self, item: Claimed, now: datetime) -> Rendered | None:
+        """Couple items the scheduler delivers: notices, and the way back after a break."""
+        if item.kind is ItemKind.NOTICE:
+            reply = self._courier.render(item)
+            return Rendered(reply, None if reply else SkipReason.UNKNOWN_TEXT)
+        return self._breaks.render(item, now)
 
     @property
     def nudges(self) -> NudgeDesk:
@@ -284,6 +293,8 @@ class CoachService:
             return StepResult((self._say(keys.PRIVATE_ONLY, profile),), state, profile)
         if spec.where == "group" and event.chat.is_private:
             return StepResult((self._say(keys.GROUP_ONLY, profile),), state, profile)
+        if is_invite_start(event):  # a Telegram pairing deep link: /start pair_<code>
+            return self._pairing.start_with_code(turn)
         couple_handler = self._couple_commands.get(name)
         if couple_handler is not None:
             return couple_handler(turn)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, case, delete, func, literal, select, update
 
 from core.couples import Break
 from core.crypto import Cipher
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
 from core.storage.repositories import USER_ID, aware, who
-from core.storage.tables import breaks
+from core.storage.tables import breaks, couple_members, couples
 from core.types import UserRef
 
 
@@ -64,9 +64,14 @@ class BreakRepository:
             )
             .returning(breaks.c.id)
         ).scalar_one()
-        found = self.get(break_id)
-        assert found is not None
-        return found
+        return Break(
+            id=int(break_id),
+            couple_id=couple_id,
+            caller_id=caller_id,
+            started_at=now,
+            ends_at=ends_at,
+            long_rule=long_rule,
+        )
 
     def get(self, break_id: int) -> Break | None:
         """The break with ``break_id``, or None."""
@@ -92,6 +97,31 @@ class BreakRepository:
         ).scalar_one()
         return int(value)
 
+    def mark_ready(self, break_id: int, member_id: int) -> frozenset[int]:
+        """Add ``member_id`` to who is ready, in one statement, and return who is ready now.
+
+        Two partners pressing "ready" at the same moment both count: the update adds to
+        the stored list as it is when it runs, never to a copy read earlier.
+        """
+        mark = str(member_id)
+        padded = literal(",") + breaks.c.ready + literal(",")
+        self._connection.execute(
+            update(breaks)
+            .where(
+                breaks.c.id == break_id,
+                breaks.c.ended_at.is_(None),
+                ~padded.contains(f",{mark},", autoescape=True),
+            )
+            .values(
+                ready=case(
+                    (breaks.c.ready == "", literal(mark)),
+                    else_=breaks.c.ready + literal("," + mark),
+                )
+            )
+        )
+        found = self.get(break_id)
+        return found.ready if found is not None else frozenset()
+
     def set_ready(self, break_id: int, ready: frozenset[int]) -> None:
         """Store who has said they are ready."""
         text = ",".join(str(member) for member in sorted(ready))
@@ -113,13 +143,24 @@ class BreakRepository:
         assert found is not None
         return found
 
-    def end(self, break_id: int, now: datetime) -> None:
-        """Close the break."""
-        self._connection.execute(
+    def end(self, break_id: int, now: datetime) -> bool:
+        """Close the break; False if it was already closed (someone else got there first)."""
+        result = self._connection.execute(
             update(breaks)
             .where(breaks.c.id == break_id, breaks.c.ended_at.is_(None))
             .values(ended_at=now)
         )
+        return bool(result.rowcount)
+
+    def codeword_of(self, user: UserRef) -> str | None:
+        """The confirmed code word of ``user``'s couple, or None (one query, for every text)."""
+        value = self._connection.execute(
+            select(couples.c.codeword)
+            .select_from(couples.join(couple_members, couple_members.c.couple_id == couples.c.id))
+            .where(couple_members.c.user_id == USER_ID),
+            who(user),
+        ).scalar()
+        return str(value) if value else None
 
     @staticmethod
     def _open_of(couple_id: int | None, caller_id: int) -> tuple[Any, ...]:

@@ -10,15 +10,17 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
 from bots.app import Core, build_core
 from bots.console import ConsoleChat
+from bots.console.outbox import ConsoleOutbox
 from bots.logs import configure_logging
 from bots.runner import run_adapters, run_recording
-from core.clock import SystemClock
+from core.clock import ShiftedClock, SystemClock
 from core.content import ContentError
 from core.crypto import CipherError
 from core.privacy import purge_expired_text
@@ -28,6 +30,9 @@ from core.storage import Database
 from core.storage.keyring import resolve_cipher
 from core.storage.migrate import current_revision
 from core.storage.rotation import rotate_all
+from core.types import Platform
+from scheduler.clockwork import Scheduler
+from scheduler.pacing import UNLIMITED, SendGate
 from scheduler.status import read_status
 
 log = logging.getLogger("mend")
@@ -85,7 +90,22 @@ def _parser() -> argparse.ArgumentParser:
         "--script", type=Path, metavar="FILE", help="replay FILE's lines, print the transcript"
     )
     chat.add_argument("--keys", action="store_true", help="show each reply's content key")
+    chat.add_argument(
+        "--clock",
+        type=_instant,
+        metavar="ISO",
+        help="start the chat's clock at this UTC instant, e.g. 2026-06-05T18:40 (for demos)",
+    )
     return parser
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 instant for ``--clock``; without an offset it is UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {text!r}") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _read_line() -> str | None:
@@ -95,17 +115,32 @@ def _read_line() -> str | None:
         return None
 
 
-async def _chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
+async def _chat(
+    core: Core, settings: Settings, clock: ShiftedClock, args: argparse.Namespace, out: TextIO
+) -> int:
+    scheduler = Scheduler(
+        core.database, core.nudges, clock, retention_days=settings.mend_retention_days
+    )
+
+    async def pass_time(by: timedelta) -> None:
+        """Let ``by`` pass, then deliver what the scheduler would have sent meanwhile."""
+        clock.advance(by)
+        await scheduler.tick()
+        while await sender.drain_once():
+            pass
+
     console = ConsoleChat(
         core.service,
         core.content.texts,
-        SystemClock(),
+        clock,
         out,
         speaker=args.speaker,
         couple=tuple(args.couple) if args.couple else None,
         show_keys=args.keys,
         echo=args.script is not None,
+        pass_time=pass_time,
     )
+    sender = scheduler.attach(Platform.CONSOLE, ConsoleOutbox(console), SendGate(UNLIMITED))
     if args.script is not None:
         try:
             lines = args.script.read_text(encoding="utf-8").splitlines()
@@ -123,7 +158,8 @@ async def _chat(core: Core, args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
-    core = await build_core(settings)
+    clock = ShiftedClock(getattr(args, "clock", None))
+    core = await build_core(settings, clock=clock)
     try:
         if args.command == "migrate":
             print(f"database is at revision {await core.database.run(current_revision)}")
@@ -144,7 +180,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
             return await run_adapters(core, settings)
         if args.command is None:
             args = _parser().parse_args(["chat"])
-        return await _chat(core, args, sys.stdout)
+        return await _chat(core, settings, clock, args, sys.stdout)
     finally:
         await core.database.close()
 

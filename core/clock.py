@@ -23,10 +23,13 @@ class SystemClock:
 
 
 class ShiftedClock:
-    """The real clock moved forward on request: the console's ``/wait`` lets time pass."""
+    """The real clock moved forward on request: the console's ``/wait`` lets time pass.
 
-    def __init__(self) -> None:
-        self._offset = timedelta()
+    ``start`` sets where time begins (a reproducible demo); it then runs on from there.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = start - datetime.now(UTC) if start is not None else timedelta()
 
     def now(self) -> datetime:
         """Return the current UTC time plus every advance so far."""

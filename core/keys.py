@@ -238,6 +238,7 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "when",
         "next_time",
         "next_date",
+        "minutes",
     }
 )
 """Every ``$placeholder`` a text may use."""

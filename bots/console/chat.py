@@ -4,7 +4,8 @@ In a private chat every line is the speaker's. With ``--couple A B`` the lines s
 couple's shared group: ``A: text`` is A speaking in the group, ``A> text`` is A writing to
 Mend privately; a line with no prefix is the last speaker again, in the same place.
 Buttons are numbered; typing a number presses that button of the last message shown to the
-speaker there.
+speaker there. ``/wait 20m`` (or ``2h``) lets that much time pass: whatever Mend had
+scheduled for then (the end of a break, a reminder) arrives, as it would from the scheduler.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -39,7 +41,17 @@ log = logging.getLogger(__name__)
 FILE_SAVED = "console.file_saved"
 """Said after a file sent with a reply was saved; ``$path`` is where it went."""
 
-KEYS = ("console.intro", "console.couple_intro", "console.no_buttons", "console.who", FILE_SAVED)
+WAITED = "console.waited"
+"""Said when ``/wait`` lets time pass; ``$minutes`` is how long."""
+
+KEYS = (
+    "console.intro",
+    "console.couple_intro",
+    "console.no_buttons",
+    "console.who",
+    FILE_SAVED,
+    WAITED,
+)
 """Texts the console shows itself; the content lint test checks they exist."""
 
 EXPORT_DIR = Path("exports")
@@ -48,6 +60,26 @@ EXPORT_DIR = Path("exports")
 _FALLBACK_NAME = "mend-file"
 
 _PREFIX = re.compile(r"^\s*([^\s:>]{1,32})\s*([:>])\s?(.*)$", re.DOTALL)
+_WAIT = re.compile(r"^/wait(?:\s+(\d{1,4})\s*(m|min|mins|minutes?|h|hours?)?)?\s*$", re.IGNORECASE)
+MAX_WAIT = timedelta(days=7)
+"""Longest single ``/wait``."""
+
+PassTime = Callable[[timedelta], Awaitable[None]]
+"""Moves the console's clock on and delivers what became due."""
+
+
+def parse_wait(text: str) -> timedelta | None:
+    """The time a ``/wait`` line asks to pass (default 20 minutes), or None if it is not one.
+
+    ``/wait 45``, ``/wait 45m`` and ``/wait 2h`` are understood; anything longer than
+    :data:`MAX_WAIT` is capped.
+    """
+    match = _WAIT.match(text.strip())
+    if match is None:
+        return None
+    amount = int(match.group(1) or 20)
+    hours = (match.group(2) or "m").lower().startswith("h")
+    return min(timedelta(hours=amount) if hours else timedelta(minutes=amount), MAX_WAIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +111,10 @@ class ConsoleChat:
         show_keys: bool = False,
         echo: bool = False,
         export_dir: Path = EXPORT_DIR,
+        pass_time: PassTime | None = None,
     ) -> None:
         self._service = service
+        self._pass_time = pass_time
         self._export_dir = export_dir
         self._texts = texts
         self._clock = clock
@@ -109,6 +143,14 @@ class ConsoleChat:
         text = self._switch(raw)
         if text is None:
             self._print(self._texts.render("console.who"))
+            return []
+        wait = parse_wait(text) if self._pass_time is not None else None
+        if wait is not None and self._pass_time is not None:
+            self._echo(text)
+            self._print(
+                self._texts.render(WAITED, {"minutes": str(int(wait.total_seconds() // 60))})
+            )
+            await self._pass_time(wait)
             return []
         event = self._event(text)
         self._echo(text)
@@ -167,6 +209,28 @@ class ConsoleChat:
             text = stripped[5:].lstrip(" ,:")
         return event_from_text(place.chat, place.user, text, now, addressed_to_bot=addressed)
 
+    @property
+    def people(self) -> tuple[UserRef, ...]:
+        """Everyone this console speaks as."""
+        return tuple(self._people.values())
+
+    def private_chat(self, user: UserRef) -> ChatRef:
+        """The console's private chat with ``user``."""
+        return _private(self._people.get(user.user_id, user))
+
+    def deliver(self, chat: ChatRef, reply: Reply) -> None:
+        """Show a message the scheduler sent to ``chat`` (a person's private chat or the group)."""
+        if chat == self._group or not chat.is_private:
+            for person in self._people.values():
+                self._buttons[_Place(person, chat)] = reply.buttons
+            self._print_reply(f"Mend → {chat.chat_id}", reply)
+            return
+        user_id = chat.chat_id.removeprefix("private:")
+        target = self._people.get(user_id, UserRef(Platform.CONSOLE, user_id))
+        self._buttons[_Place(target, chat)] = reply.buttons
+        label = f"Mend → {target.display_name or target.user_id} (private)"
+        self._print_reply(label if self._group is not None else "Mend", reply)
+
     def _echo(self, text: str) -> None:
         if not self._echo_lines:
             return
@@ -186,13 +250,20 @@ class ConsoleChat:
             label = f"Mend → {reply.chat.chat_id}"
         elif self._group is not None and place.chat != self._group:
             label = f"Mend → {place.user.display_name} (private)"
+        if place.chat == self._group:
+            for person in self._people.values():  # either partner may press a group button
+                self._buttons[_Place(person, place.chat)] = reply.buttons
+        else:
+            self._buttons[place] = reply.buttons
+        self._print_reply(label, reply)
+        if reply.attachment is not None:
+            self._save(reply.attachment)
+
+    def _print_reply(self, label: str, reply: Reply) -> None:
         key = f"[{reply.key}] " if self._show_keys else ""
         self._print(f"{label}: {key}{reply.text}")
         for number, button in enumerate(reply.buttons, start=1):
             self._print(f"  [{number}] {button.label}")
-        self._buttons[place] = reply.buttons
-        if reply.attachment is not None:
-            self._save(reply.attachment)
 
     def _save(self, attachment: Attachment) -> None:
         """Write a file sent with a reply to the export folder and say where it went.

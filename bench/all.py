@@ -24,6 +24,7 @@ BENCHMARKS = {
     "discord_bench.py": ["--messages", "1000", "--people", "100", "--warmup", "200"],
     "screen_bench.py": ["--rounds", "5"],
     "scheduler_bench.py": ["--quick"],
+    "pause_bench.py": ["--quick"],
 }
 """Each benchmark with the arguments ``--quick`` gives it."""
 

@@ -94,7 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         "--clock",
         type=_instant,
         metavar="ISO",
-        help="start the chat's clock at this UTC instant, e.g. 2026-06-05T18:40 (for demos)",
+        help=(
+            "start the chat's clock at this UTC instant, e.g. 2026-06-05T18:40, with "
+            "repeatable pairing codes (for scripted demos)"
+        ),
     )
     return parser
 
@@ -158,8 +161,11 @@ async def _chat(
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
-    clock = ShiftedClock(getattr(args, "clock", None))
-    core = await build_core(settings, clock=clock)
+    start = getattr(args, "clock", None)
+    clock = ShiftedClock(start)
+    # A demo with a fixed clock also gets repeatable pairing codes (console only).
+    seed = start.isoformat() if start is not None and args.command == "chat" else None
+    core = await build_core(settings, clock=clock, demo_seed=seed)
     try:
         if args.command == "migrate":
             print(f"database is at revision {await core.database.run(current_revision)}")

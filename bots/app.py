@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import random
 from dataclasses import dataclass
 
 from content import CONTENT_DIR
@@ -39,11 +40,14 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
+async def build_core(
+    settings: Settings, *, clock: Clock | None = None, demo_seed: str | None = None
+) -> Core:
     """Load content, resolve keys, open, migrate and purge the database, build the service.
 
     Free text past ``MEND_RETENTION_DAYS`` is purged at every start (and daily by the
-    scheduler).
+    scheduler). ``demo_seed`` makes pairing codes repeatable, for a scripted console demo
+    only: such codes are guessable.
 
     Raises:
         SettingsError: the encryption keys cannot be resolved (see ``core.storage.keyring``).
@@ -66,5 +70,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         retention_days=settings.mend_retention_days,
         default_timezone=settings.mend_default_timezone,
         pause_cap=settings.mend_pause_cap,
+        # Deliberately predictable, and only for a scripted console demo (see docstring).
+        code_choice=random.Random(demo_seed).choice if demo_seed is not None else None,  # noqa: S311
     )
     return Core(service=service, content=content, database=database, nudges=service.nudges)

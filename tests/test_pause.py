@@ -583,6 +583,8 @@ async def test_someone_else_typing_the_code_word_gets_nothing(
     pair = await make_couple(service, sqlite_db, group=group_chat(), codeword=CODEWORD)
     friend = person("3999", "Kim")
     quiet = await service.handle(said(friend, "pineapple", pair.group, addressed=False))
+    stored = await sqlite_db.run(lambda c: UserRepository(c).find(friend))
+    assert stored is None  # chatter not meant for Mend leaves no trace of who wrote it
     loud = await service.handle(said(friend, "pineapple", pair.group, addressed=True))
     assert quiet == [] and loud == []
     assert await all_breaks(sqlite_db) == 0

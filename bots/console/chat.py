@@ -223,7 +223,7 @@ class ConsoleChat:
         if chat == self._group or not chat.is_private:
             for person in self._people.values():
                 self._buttons[_Place(person, chat)] = reply.buttons
-            self._print_reply(f"Mend → {chat.chat_id}", reply)
+            self._print_reply("Mend", reply)
             return
         user_id = chat.chat_id.removeprefix("private:")
         target = self._people.get(user_id, UserRef(Platform.CONSOLE, user_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -99,6 +100,7 @@ class CoachService:
         resources: ResourceBook | None = None,
         retention_days: int = 180,
         pause_cap: int = 3,
+        code_choice: Callable[[str], str] | None = None,
     ) -> None:
         self._content = content
         self._database = database
@@ -111,7 +113,12 @@ class CoachService:
             content, resources or load_resources(), default_timezone=default_timezone
         )
         self._courier = Courier(content.texts)
-        self._pairing = PairingDesk(content, self._courier, default_timezone=default_timezone)
+        self._pairing = PairingDesk(
+            content,
+            self._courier,
+            default_timezone=default_timezone,
+            choose=code_choice or secrets.choice,
+        )
         self._breaks = BreakDesk(
             content, self._courier, default_timezone=default_timezone, pause_cap=pause_cap
         )
@@ -187,9 +194,14 @@ class CoachService:
             return [self._say(keys.BUSY)]
 
     async def _holds_codeword(self, event: IncomingEvent) -> bool:
-        """True if group text holds the code word of the couple linked to that group."""
+        """True if one of the couple linked to this group wrote their code word in it.
+
+        Anyone else's chatter is not Mend's business: no turn runs, nothing is stored.
+        """
         word = await self._database.run(
-            lambda connection: CoupleRepository(connection).codeword_for_group(event.chat)
+            lambda connection: CoupleRepository(connection).codeword_for_member(
+                event.chat, event.user
+            )
         )
         return word is not None and holds_word(event.text, word)
 

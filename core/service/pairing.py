@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -136,9 +136,13 @@ def normalise_code(typed: str) -> str | None:
     return code
 
 
-def new_code() -> str:
-    """A random pairing code from :data:`CODE_ALPHABET`."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+def new_code(choose: Callable[[str], str] = secrets.choice) -> str:
+    """A random pairing code from :data:`CODE_ALPHABET`.
+
+    ``choose`` picks one character; the default is cryptographically random. A seeded
+    ``random.Random(...).choice`` makes codes reproducible for a scripted console demo.
+    """
+    return "".join(choose(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
 def display_name(user: UserRef) -> str | None:
@@ -186,7 +190,15 @@ def same_chat(first: ChatRef | None, second: ChatRef) -> bool:
 class PairingDesk:
     """``/pair``, ``/unpair``, ``/link`` and ``/codeword``, with their buttons."""
 
-    def __init__(self, content: Content, courier: Courier, *, default_timezone: str) -> None:
+    def __init__(
+        self,
+        content: Content,
+        courier: Courier,
+        *,
+        default_timezone: str,
+        choose: Callable[[str], str] = secrets.choice,
+    ) -> None:
+        self._choose = choose
         self._content = content
         self._courier = courier
         self._default_timezone = default_timezone
@@ -258,11 +270,11 @@ class PairingDesk:
         if repo.couple_of(user) is not None:
             repo.set_name(user, display_name(user))
             return self._stay(turn, self._say(ALREADY_PAIRED))
-        code = new_code()
+        code = new_code(self._choose)
         for _ in range(CODE_TRIES):
             if repo.invite(code) is None:
                 break
-            code = new_code()
+            code = new_code(self._choose)
         repo.create_invite(user, code, turn.now, turn.now + CODE_LIFETIME)
         platform = turn.event.chat.platform
         values = {"command": typed_command(platform, code)}

@@ -161,6 +161,20 @@ class CoupleRepository:
         ).scalar()
         return str(value) if value else None
 
+    def codeword_for_member(self, chat: ChatRef, user: UserRef) -> str | None:
+        """The code word of the couple linked to ``chat``, if ``user`` is one of them."""
+        value = self._connection.execute(
+            select(couples.c.codeword)
+            .select_from(couples.join(couple_members, couple_members.c.couple_id == couples.c.id))
+            .where(
+                couples.c.group_platform == chat.platform.value,
+                couples.c.group_chat_id == chat.chat_id,
+                couple_members.c.user_id == USER_ID,
+            ),
+            who(user),
+        ).scalar()
+        return str(value) if value else None
+
     def get(self, couple_id: int) -> Couple | None:
         """The couple with ``couple_id``, or None if it is gone or incomplete."""
         row = self._connection.execute(select(couples).where(couples.c.id == couple_id)).first()

@@ -356,7 +356,9 @@ class CoachService:
                 return self._safety_hit(event, profile, state, now, screening)
             if enters_safety_mode(screening):
                 profile = with_safety_mode(profile, now)
-        paused = self._breaks.codeword(turn)
+        # The turn as it now stands: a flagged answer in a safe flow has switched safety
+        # mode on, and a break called in the same message must not lose that.
+        paused = self._breaks.codeword(replace(turn, profile=profile))
         if paused is not None:
             return paused
         question = scope_question(event.text)

@@ -7,6 +7,7 @@ A fake clock and a real SQLite file; the storage-heavy tests run on PostgreSQL t
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from core.storage.couples import CoupleRepository
 from core.storage.deliveries import Claimed, TimerRepository
 from core.storage.tables import breaks as breaks_table
 from core.storage.tables import deliveries
-from core.types import ChatRef, Platform, Reply, UserRef
+from core.types import ChatRef, IncomingEvent, Platform, Reply, UserRef
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, SendGate
 from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, private_chat, said
@@ -287,18 +288,53 @@ async def test_the_caller_may_sign_the_notice_with_their_own_name(
     assert signed[1].toast
     found = await current(sqlite_db, pair.couple)
     assert found is not None
-    # The partner cannot sign someone else's break.
-    theirs = await service.handle(pressed(pair.alex, encode(BreakVerb.SIGN, found.id)))
-    assert keys_of(theirs) == [desk.STALE] and theirs[0].toast
+    sign = encode(BreakVerb.SIGN, found.id)
+    # The partner cannot sign someone else's break, and is told why, kindly.
+    theirs = await service.handle(pressed(pair.alex, sign))
+    assert keys_of(theirs) == [desk.NOT_YOURS] and theirs[0].toast
+    # Once is enough: a second press (even after more time) posts nothing more.
+    twice = await service.handle(pressed(pair.sam, sign))
+    assert keys_of(twice) == [desk.SIGN_ALREADY] and twice[0].toast
+    await service.handle(pressed(pair.alex, encode(BreakVerb.MORE, found.id)))
+    later = await service.handle(pressed(pair.sam, sign, pair.group))
+    assert keys_of(later) == [desk.SIGN_ALREADY] and later[0].toast
+    # The signature does not get in the way of ending the break together.
+    await service.handle(pressed(pair.sam, encode(BreakVerb.CALMER, found.id)))
+    both = await service.handle(pressed(pair.alex, encode(BreakVerb.CALMER, found.id)))
+    assert keys_of(both) == [desk.BOTH_READY]
 
 
-async def test_a_partner_in_safety_mode_gets_self_care_not_a_way_back(
+async def test_a_break_can_be_signed_only_while_it_runs(
+    service: CoachService, sqlite_db: Database, clock: FakeClock
+) -> None:
+    pair = await make_couple(service, sqlite_db, group=group_chat())
+    replies = await service.handle(said(pair.sam, "/pause"))
+    clock.advance(minutes=21)  # the return time has passed; the way back is open
+    late = await service.handle(pressed(pair.sam, payload_of(replies[1:2], BreakVerb.SIGN)))
+    assert keys_of(late) == [desk.STALE] and late[0].toast
+
+
+async def put_in_safety_mode(database: Database, user: UserRef) -> None:
+    profile = await profile_of(database, user)
+    cared = replace(profile, safety_mode=True, safety_since=NOW)
+    await database.run(lambda c: UserRepository(c).save(cared, NOW))
+
+
+async def timer_payload(database: Database, key: str) -> str | None:
+    """The stored payload of the timer ``key`` as text, or None if there is none."""
+    found = await database.run(
+        lambda c: c.execute(
+            select(deliveries.c.payload).where(deliveries.c.item == f"timer:{key}")
+        ).scalar()
+    )
+    return None if found is None else str(found)
+
+
+async def test_a_partner_in_safety_mode_gets_self_care_privately_and_the_group_sees_no_sign(
     service: CoachService, sqlite_db: Database
 ) -> None:
     pair = await make_couple(service, sqlite_db, group=group_chat())
-    profile = await profile_of(sqlite_db, pair.alex)
-    cared = replace(profile, safety_mode=True, safety_since=NOW)
-    await sqlite_db.run(lambda c: UserRepository(c).save(cared, NOW))
+    await put_in_safety_mode(sqlite_db, pair.alex)
     replies = await service.handle(said(pair.sam, "/pause"))
     alex_calm = next(r for r in replies if r.private_to == pair.alex)
     assert alex_calm.key == desk.CALM_SELF_CARE
@@ -306,13 +342,112 @@ async def test_a_partner_in_safety_mode_gets_self_care_not_a_way_back(
     assert found is not None
     assert [b.payload for b in alex_calm.buttons] == [encode(BreakVerb.MORE, found.id)]
     assert replies[1].key == desk.CALM
-    # The way back is gentle too: the timer remembers that someone needs care.
-    payload = await sqlite_db.run(
-        lambda c: c.execute(
-            select(deliveries.c.payload).where(deliveries.c.item == f"timer:{found.timer_key}")
-        ).scalar_one()
-    )
-    assert '"care"' in str(payload)
+    # The group's timer says nothing about care; Alex has a private self-care timer of
+    # their own at the same time, Sam none.
+    group_timer = await timer_payload(sqlite_db, found.timer_key)
+    assert group_timer is not None and "care" not in group_timer
+    sam_id, alex_id = (p.member_id for p in pair.couple.partners)
+    alex_timer = await timer_payload(sqlite_db, f"{found.timer_key}:{alex_id}")
+    assert alex_timer is not None and f'"{desk.WAY}": "{desk.WAY_CARE}"' in alex_timer
+    assert await pending(sqlite_db, f"{found.timer_key}:{alex_id}") == found.ends_at
+    assert await timer_payload(sqlite_db, f"{found.timer_key}:{sam_id}") is None
+    # More time moves both timers; the old ones are gone.
+    await service.handle(pressed(pair.alex, encode(BreakVerb.MORE, found.id)))
+    longer = await current(sqlite_db, pair.couple)
+    assert longer is not None
+    assert await pending(sqlite_db, f"{found.timer_key}:{alex_id}") is None
+    assert await pending(sqlite_db, f"{longer.timer_key}:{alex_id}") == longer.ends_at
+    assert await pending(sqlite_db, longer.timer_key) == longer.ends_at
+
+
+Seen = tuple[str, str, str, tuple[tuple[str, str], ...]]
+"""One message as someone saw it: where, its key, its text and its buttons."""
+
+
+def _seen(event_chat: ChatRef, actor: UserRef, replies: list[Reply]) -> list[Seen]:
+    seen = []
+    for reply in replies:
+        if reply.chat is not None:
+            where = f"chat:{reply.chat.chat_id}"
+        elif reply.private_to is not None:
+            where = f"private:{reply.private_to.user_id}"
+        elif reply.toast or event_chat.is_private:
+            where = f"private:{actor.user_id}"
+        else:
+            where = f"chat:{event_chat.chat_id}"
+        buttons = tuple((b.label, b.payload) for b in reply.buttons)
+        seen.append((where, reply.key, reply.text, buttons))
+    return seen
+
+
+async def _break_story(tmp_path: Path, *, alex_in_care: bool) -> list[Seen]:
+    """A whole break in a group, with everything anyone saw, in order."""
+    clock = FakeClock()
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / f'care{alex_in_care}.db'}")
+    await database.migrate()
+    service = CoachService(CONTENT, database, clock, cipher=TEST_CIPHER, default_timezone="UTC")
+    pair = await make_couple(service, database, group=group_chat())
+    assert pair.group is not None
+    if alex_in_care:
+        await put_in_safety_mode(database, pair.alex)
+    seen: list[Seen] = []
+
+    async def act(who: UserRef, event: IncomingEvent) -> list[Reply]:
+        replies = await service.handle(event)
+        seen.extend(_seen(event.chat, who, replies))
+        return replies
+
+    replies = await act(pair.sam, said(pair.sam, "/pause", pair.group))
+    found = await current(database, pair.couple)
+    assert found is not None
+    await act(pair.sam, pressed(pair.sam, payload_of(replies, BreakVerb.SIGN)))
+    await act(pair.sam, pressed(pair.sam, encode(BreakVerb.CALMER, found.id)))
+    await act(pair.alex, pressed(pair.alex, encode(BreakVerb.MORE, found.id), pair.group))
+    outbox = ScriptedOutbox()
+    scheduler = Scheduler(database, service.nudges, clock, retention_days=180)
+    clock.advance(minutes=41)
+    await _run(scheduler, outbox)
+    for sent in outbox.sent:
+        buttons = tuple((b.label, b.payload) for b in sent.reply.buttons)
+        where = "chat" if sent.chat == pair.group else "private"
+        seen.append((f"{where}:{sent.chat.chat_id}", sent.reply.key, sent.reply.text, buttons))
+    await act(pair.sam, pressed(pair.sam, encode(BreakVerb.READY, found.id), pair.group))
+    await act(pair.alex, pressed(pair.alex, encode(BreakVerb.READY, found.id), pair.group))
+    await database.close()
+    return seen
+
+
+async def test_the_group_and_the_partner_see_the_same_break_whoever_is_in_safety_mode(
+    tmp_path: Path,
+) -> None:
+    plain = await _break_story(tmp_path, alex_in_care=False)
+    cared = await _break_story(tmp_path, alex_in_care=True)
+    alex = "private:3002"
+
+    def not_alexs(seen: list[Seen]) -> list[Seen]:
+        return [s for s in seen if s[0] != alex]
+
+    # Everything the group and Sam see is identical: keys, text, buttons, order.
+    assert not_alexs(cared) == not_alexs(plain)
+    group = [s for s in plain if s[0] == "chat:-500"]
+    assert [s[1] for s in group] == [
+        desk.NOTICE,
+        desk.SIGNED,
+        desk.EXTENDED,
+        desk.WAY_BACK,
+        desk.BOTH_HERE,
+    ]
+    way_back = group[3]
+    verbs = [decode(payload) for _, payload in way_back[3]]
+    assert [v.verb for v in verbs if v is not None] == [
+        BreakVerb.READY,
+        BreakVerb.MORE,
+        BreakVerb.TOMORROW,
+    ]
+    # Alex alone gets self-care where it matters, privately.
+    assert (alex, desk.CALM_SELF_CARE) in [(s[0], s[1]) for s in cared]
+    assert (alex, desk.WAY_BACK_SELF_CARE) in [(s[0], s[1]) for s in cared]
+    assert desk.WAY_BACK_SELF_CARE not in [s[1] for s in plain]
 
 
 # --------------------------------------------------------------------------- who may call
@@ -384,6 +519,25 @@ async def test_ending_early_needs_both_partners(
     assert await pending(database, found.timer_key) is None
     late = await any_service.handle(pressed(pair.alex, calmer))
     assert keys_of(late) == [desk.STALE]
+
+
+async def test_both_partners_calling_a_break_at_once_start_one_break(
+    any_service: CoachService, database: Database
+) -> None:
+    pair = await make_couple(any_service, database, group=group_chat())
+    for attempt in range(5):  # a race may need a few tries to show itself
+        both = await asyncio.gather(
+            any_service.handle(said(pair.sam, "/pause", pair.group)),
+            any_service.handle(said(pair.alex, "/pause", pair.group)),
+        )
+        replies = [reply for answer in both for reply in answer]
+        assert keys_of(replies).count(desk.NOTICE) == 1, attempt
+        assert await all_breaks(database) == attempt + 1
+        found = await current(database, pair.couple)
+        assert found is not None
+        for user in (pair.sam, pair.alex):
+            await any_service.handle(pressed(user, encode(BreakVerb.CALMER, found.id)))
+        assert await current(database, pair.couple) is None
 
 
 async def test_without_a_group_both_get_the_way_back_privately(
@@ -527,6 +681,23 @@ async def test_past_the_cap_the_caller_gets_a_private_reflection_not_a_break(
     assert keys_of(fresh)[0] == desk.NOTICE
 
 
+async def test_past_the_cap_the_code_word_in_the_group_gets_the_reflection_privately(
+    sqlite_db: Database, clock: FakeClock
+) -> None:
+    service = CoachService(
+        CONTENT, sqlite_db, clock, cipher=TEST_CIPHER, default_timezone="UTC", pause_cap=1
+    )
+    pair = await make_couple(service, sqlite_db, group=group_chat(), codeword=CODEWORD)
+    first = await service.handle(said(pair.sam, "pineapple", pair.group, addressed=False))
+    assert keys_of(first)[0] == desk.NOTICE
+    clock.advance(minutes=30)
+    before = await all_breaks(sqlite_db)
+    capped = await service.handle(said(pair.sam, "PINEAPPLE", pair.group, addressed=False))
+    assert keys_of(capped) == [desk.CAP]
+    assert capped[0].private_to == pair.sam and capped[0].chat is None  # nothing in the group
+    assert await all_breaks(sqlite_db) == before
+
+
 async def test_the_cap_is_configurable(sqlite_db: Database, clock: FakeClock) -> None:
     service = CoachService(
         CONTENT,
@@ -652,6 +823,29 @@ async def test_solo_pause_in_a_group_answers_privately(service: CoachService) ->
     assert all(r.private_to == kim for r in replies)
 
 
+async def test_a_solo_breaks_buttons_are_for_its_caller_alone(service: CoachService) -> None:
+    kim, lee = person("3504", "Kim"), person("3505", "Lee")
+    replies = await service.handle(said(kim, "/pause"))
+    for verb in (BreakVerb.CALMER, BreakVerb.MORE):
+        other = await service.handle(pressed(lee, payload_of(replies, verb)))
+        assert keys_of(other) == [desk.NOT_YOURS] and other[0].toast
+    found = decode(payload_of(replies, BreakVerb.MORE))
+    assert found is not None
+    sign = await service.handle(pressed(kim, encode(BreakVerb.SIGN, found.number)))
+    assert keys_of(sign) == [desk.UNUSABLE] and sign[0].toast  # nothing to sign alone
+
+
+@pytest.mark.parametrize("minutes", [0, 5, 19, 24 * 60 + 1])
+async def test_a_step_away_button_outside_the_range_starts_nothing(
+    service: CoachService, sqlite_db: Database, minutes: int
+) -> None:
+    kim = person("3506", "Kim")
+    await onboard(service, kim, zone="Berlin")
+    replies = await service.handle(pressed(kim, encode(BreakVerb.STEP_AWAY, minutes)))
+    assert keys_of(replies) == [desk.UNUSABLE] and replies[0].toast
+    assert await all_breaks(sqlite_db) == 0
+
+
 async def test_solo_more_time_moves_the_reminder(
     service: CoachService, sqlite_db: Database
 ) -> None:
@@ -759,10 +953,17 @@ def test_render_answers_only_for_break_timers(service: CoachService) -> None:
     assert plain.reply is not None and plain.reply.key == keys.NUDGE_BREAK_END
     group = nudges.render(_claimed({"break": "7", "way": "group"}), NOW)
     assert group.reply is not None and group.reply.key == desk.WAY_BACK
-    gentle = nudges.render(_claimed({"break": "7", "way": "group", "care": "1"}), NOW)
-    assert gentle.reply is not None and gentle.reply.key == desk.WAY_BACK_GENTLE
-    assert gentle.reply.buttons == ()
     cared = Profile(user=person(), safety_mode=True)
+    # A group's way back is never shaped by anyone's safety mode (older timers too).
+    for old in (
+        _claimed({"break": "7", "way": "group", "care": "1"}),
+        _claimed({"break": "7", "way": "group"}, cared),
+    ):
+        same = nudges.render(old, NOW)
+        assert same.reply == group.reply
+    note = nudges.render(_claimed({"break": "7", "way": "care", "care": "1"}), NOW)
+    assert note.reply is not None and note.reply.key == desk.WAY_BACK_SELF_CARE
+    assert note.reply.buttons == ()
     private = nudges.render(_claimed({"break": "7", "way": "pair"}, cared), NOW)
     assert private.reply is not None and private.reply.key == desk.WAY_BACK_SELF_CARE
     solo = nudges.render(_claimed({"break": "7", "way": "solo"}), NOW)

@@ -54,12 +54,14 @@ MORE_NOTED = "pause.more_noted"
 READY_NOTED = "pause.ready_noted"
 READY_WAITING = "pause.ready_waiting"
 STALE = "pause.stale"
+NOT_YOURS = "pause.not_yours"
+UNUSABLE = "pause.unusable"
 SIGN_DONE = "pause.sign_done"
+SIGN_ALREADY = "pause.sign_already"
 GUIDE = "pause.guide"
 WAY_BACK = "pause.way_back"
 BOTH_READY = "pause.both_ready"
 BOTH_HERE = "pause.both_here"
-WAY_BACK_GENTLE = "pause.way_back_gentle"
 WAY_BACK_SELF_CARE = "pause.way_back_self_care"
 CAP = "pause.cap"
 SOLO = "pause.solo"
@@ -92,12 +94,14 @@ KEYS = (
     READY_NOTED,
     READY_WAITING,
     STALE,
+    NOT_YOURS,
+    UNUSABLE,
     SIGN_DONE,
+    SIGN_ALREADY,
     GUIDE,
     WAY_BACK,
     BOTH_READY,
     BOTH_HERE,
-    WAY_BACK_GENTLE,
     WAY_BACK_SELF_CARE,
     CAP,
     SOLO,
@@ -127,10 +131,12 @@ WAY_PAIR = "pair"
 """To one partner privately (the couple has no group): one timer per partner."""
 WAY_SOLO = "solo"
 """To a person on a break alone."""
+WAY_CARE = "care"
+"""To a partner in safety mode, privately: a self-care note, while the group gets the way back."""
 BREAK_ID = "break"
 """Payload field of a break-end timer: the break's id."""
 CARE = "care"
-"""Payload field set to ``1`` when a partner was in safety mode as the timer was set."""
+"""Payload field set to ``1`` when the person it goes to was in safety mode as it was set."""
 
 _SELF_CARE_KEYS = {WAY_BACK: WAY_BACK_SELF_CARE, BOTH_READY: WAY_BACK_SELF_CARE}
 """What a partner in safety mode gets instead, when the way back reaches them privately."""
@@ -213,6 +219,7 @@ class BreakDesk:
         self, turn: Turn, couple: Couple, caller: Partner, length: timedelta
     ) -> StepResult:
         breaks, now = BreakRepository(turn.connection), turn.now
+        breaks.hold(couple.id)  # two calls at once: the second sees the first one's break
         current = breaks.current(couple.id, caller.member_id)
         if current is not None and current.running(now):
             longer = length >= LONG_RULE
@@ -296,7 +303,11 @@ class BreakDesk:
             return self._stay(turn, self._toast(STALE))
         if found.couple_id is None:
             return self._solo_press(turn, press, found)
-        couple = CoupleRepository(turn.connection).get(found.couple_id)
+        breaks.hold(found.couple_id)  # presses of both partners at once take turns
+        found = breaks.get(found.id)
+        if found is None or not found.open():
+            return self._stay(turn, self._toast(STALE))
+        couple = CoupleRepository(turn.connection).get(found.couple_id or 0)
         partner = couple.member(turn.event.user) if couple is not None else None
         if couple is None or partner is None:
             return self._stay(turn, self._toast(ONLY_PARTNERS))
@@ -313,7 +324,7 @@ class BreakDesk:
         """After the cap, "I still need to step away": a break alone, privately, no notice."""
         length = timedelta(minutes=press.number or 0)
         if not SHORTEST_BREAK <= length <= LONGEST_BREAK:
-            return self._stay(turn, self._toast(STALE))
+            return self._stay(turn, self._toast(UNUSABLE))
         member = CoupleRepository(turn.connection).member_id(turn.event.user)
         if member is None:  # pragma: no cover - every turn stores its person first
             raise ValueError("unknown person")
@@ -322,7 +333,7 @@ class BreakDesk:
     def _solo_press(self, turn: Turn, press: BreakPress, found: Break) -> StepResult:
         member = CoupleRepository(turn.connection).member_id(turn.event.user)
         if member != found.caller_id:
-            return self._stay(turn, self._toast(STALE))
+            return self._stay(turn, self._toast(NOT_YOURS))
         if press.verb in (BreakVerb.CALMER, BreakVerb.READY):
             BreakRepository(turn.connection).end(found.id, turn.now)
             self._cancel(turn, found, None)
@@ -333,7 +344,7 @@ class BreakDesk:
             return self._lengthen(turn, None, found, until, long_rule=False)
         if press.verb is BreakVerb.TOMORROW:
             return self._lengthen(turn, None, found, turn.now + LONG_RULE, long_rule=True)
-        return self._stay(turn, self._toast(STALE))
+        return self._stay(turn, self._toast(UNUSABLE))  # a break alone has no notice to sign
 
     def _ready(self, turn: Turn, couple: Couple, partner: Partner, found: Break) -> StepResult:
         """One partner ready: a note to them alone. Both: the break ends (early if need be)."""
@@ -354,10 +365,20 @@ class BreakDesk:
         return StepResult(tuple(replies), turn.state, turn.profile)
 
     def _sign(self, turn: Turn, couple: Couple, partner: Partner, found: Break) -> StepResult:
-        """The caller chose to put their name on the break: the group sees who called it."""
+        """The caller chose to put their name on the break: the group sees who called it.
+
+        Once per break, and only while it runs: after the return time it would be news
+        about a break that is over.
+        """
         name = _shown_name(turn.event.user.display_name) or _shown_name(partner.name)
-        if partner.member_id != found.caller_id or couple.group is None or not name:
+        if partner.member_id != found.caller_id:
+            return self._stay(turn, self._toast(NOT_YOURS))
+        if couple.group is None or not name:
+            return self._stay(turn, self._toast(UNUSABLE))
+        if not found.running(turn.now):
             return self._stay(turn, self._toast(STALE))
+        if not BreakRepository(turn.connection).sign(found.id, turn.now):
+            return self._stay(turn, self._toast(SIGN_ALREADY))
         replies = self._courier.to_chat(
             turn, couple.group, self._via(couple), SIGNED, {"name": name}
         )
@@ -415,18 +436,24 @@ class BreakDesk:
     def render(self, item: Claimed, now: datetime) -> Rendered | None:
         """The way back when a break's timer fires; None for items that are not a break's.
 
-        Runs in the sender, from the payload alone. In safety mode (the person's, or a
-        partner's when the timer was set) the message is self-care, never a push back in.
+        Runs in the sender, from the payload alone. The group's way back is the same
+        whoever is in safety mode: a partner in safety mode gets a self-care note of their
+        own, privately, from a timer of its own. A private way back is self-care when the
+        person it goes to is in safety mode (now, or when the timer was set).
         """
         raw = item.payload.get(BREAK_ID, "")
         if item.kind is not ItemKind.BREAK_END or not raw.isdigit():
             return None
         way = item.payload.get(WAY)
         break_id = int(raw)
+        say = self._courier.say
+        if way == WAY_GROUP:  # never shaped by anyone's safety mode: the group would see it
+            return Rendered(say(WAY_BACK, {"text": self._guide}, self._way_back_buttons(break_id)))
+        if way == WAY_CARE:
+            return Rendered(say(WAY_BACK_SELF_CARE))
         care = item.payload.get(CARE) == "1" or (
             item.profile is not None and item.profile.safety_mode
         )
-        say = self._courier.say
         if way == WAY_SOLO:
             if care:
                 return Rendered(say(WAY_BACK_SELF_CARE))
@@ -435,31 +462,38 @@ class BreakDesk:
                 (BUTTON_MORE, encode(BreakVerb.MORE, break_id)),
             )
             return Rendered(say(SOLO_BACK, buttons=buttons))
-        if way not in (WAY_GROUP, WAY_PAIR):
+        if way != WAY_PAIR:
             return None
         if care:
-            return Rendered(say(WAY_BACK_GENTLE if way == WAY_GROUP else WAY_BACK_SELF_CARE))
+            return Rendered(say(WAY_BACK_SELF_CARE))
         return Rendered(say(WAY_BACK, {"text": self._guide}, self._way_back_buttons(break_id)))
 
     def _schedule(self, turn: Turn, couple: Couple, found: Break) -> None:
-        """The break-end timer: one to the group, or (no group) one to each partner."""
+        """The break-end timers: the group's way back, or (no group) one to each partner.
+
+        With a group, a partner in safety mode also gets a timer of their own: a private
+        self-care note at the return time. The group's timer is the same either way, so
+        nothing in the group shows that anyone is in safety mode.
+        """
         timers = TimerRepository(turn.connection)
-        care = any(self._in_care(turn, p) for p in couple.partners)
         if couple.group is not None:
             timers.schedule(
                 found.timer_key,
                 found.ends_at,
-                self._payload(found, WAY_GROUP, care=care),
+                self._payload(found, WAY_GROUP, care=False),
                 kind=ItemKind.BREAK_END,
                 user=self._via(couple),
                 chat=couple.group,
             )
-            return
         for partner in couple.partners:
+            care = self._in_care(turn, partner)
+            if couple.group is not None and not care:
+                continue
+            way = WAY_PAIR if couple.group is None else WAY_CARE
             timers.schedule(
                 f"{found.timer_key}:{partner.member_id}",
                 found.ends_at,
-                self._payload(found, WAY_PAIR, care=self._in_care(turn, partner)),
+                self._payload(found, way, care=care),
                 kind=ItemKind.BREAK_END,
                 user=partner.user,
             )

@@ -1,4 +1,9 @@
-"""Timed breaks (``/pause``): start, ready, extend, end, and how often someone called one."""
+"""Timed breaks (``/pause``): start, ready, extend, end, and how often someone called one.
+
+The ``ready`` column holds the member ids of who has said they are ready, comma-separated,
+and the mark ``s`` once the caller has put their name on the break (it survives more time,
+so a break is signed at most once).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,25 @@ from core.storage.repositories import USER_ID, aware, who
 from core.storage.tables import breaks, couple_members, couples
 from core.types import UserRef
 
+SIGNED_MARK = "s"
+"""The mark in ``breaks.ready`` that the caller has signed the break (never a member id)."""
+_SEP = ","
+
+
+def _padded(column: Any) -> Any:
+    """``,<column>,``: so a whole entry can be found with ``contains(",entry,")``."""
+    return literal(_SEP) + column + literal(_SEP)
+
+
+def _holds(mark: str) -> Any:
+    """True where the stored break's ``ready`` list holds ``mark`` as a whole entry."""
+    return _padded(breaks.c.ready).contains(f"{_SEP}{mark}{_SEP}", autoescape=True)
+
 
 def _break(row: Row[*tuple[Any, ...]]) -> Break:
     started, ends = aware(row.started_at), aware(row.ends_at)
     assert started is not None and ends is not None
-    ready = frozenset(int(part) for part in (row.ready or "").split(",") if part)
+    ready = frozenset(int(part) for part in (row.ready or "").split(_SEP) if part.isdigit())
     return Break(
         id=row.id,
         couple_id=row.couple_id,
@@ -88,6 +107,17 @@ class BreakRepository:
         ).first()
         return _break(row) if row is not None else None
 
+    def hold(self, couple_id: int) -> None:
+        """Lock the couple's row until the transaction ends, before reading its break.
+
+        Two partners calling a break at the same moment then take turns: the second sees
+        the first one's break (and adds time to it) instead of starting another. SQLite
+        ignores ``FOR UPDATE``; it has one writer at a time anyway.
+        """
+        self._connection.execute(
+            select(couples.c.id).where(couples.c.id == couple_id).with_for_update()
+        )
+
     def calls_since(self, caller_id: int, since: datetime) -> int:
         """How many breaks ``caller_id`` called after ``since``."""
         value = self._connection.execute(
@@ -103,38 +133,37 @@ class BreakRepository:
         Two partners pressing "ready" at the same moment both count: the update adds to
         the stored list as it is when it runs, never to a copy read earlier.
         """
-        mark = str(member_id)
-        padded = literal(",") + breaks.c.ready + literal(",")
-        self._connection.execute(
-            update(breaks)
-            .where(
-                breaks.c.id == break_id,
-                breaks.c.ended_at.is_(None),
-                ~padded.contains(f",{mark},", autoescape=True),
-            )
-            .values(
-                ready=case(
-                    (breaks.c.ready == "", literal(mark)),
-                    else_=breaks.c.ready + literal("," + mark),
-                )
-            )
-        )
+        self._add_mark(str(member_id), breaks.c.id == break_id, breaks.c.ended_at.is_(None))
         found = self.get(break_id)
         return found.ready if found is not None else frozenset()
 
+    def sign(self, break_id: int, now: datetime) -> bool:
+        """Mark the break signed by its caller; False if it already was, or is not running.
+
+        One statement, so two presses at once still sign it only once.
+        """
+        return self._add_mark(
+            SIGNED_MARK,
+            breaks.c.id == break_id,
+            breaks.c.ended_at.is_(None),
+            breaks.c.ends_at > now,
+        )
+
     def set_ready(self, break_id: int, ready: frozenset[int]) -> None:
-        """Store who has said they are ready."""
-        text = ",".join(str(member) for member in sorted(ready))
-        self._connection.execute(update(breaks).where(breaks.c.id == break_id).values(ready=text))
+        """Store who has said they are ready (the signed mark stays as it is)."""
+        text = _SEP.join(str(member) for member in sorted(ready))
+        self._connection.execute(
+            update(breaks).where(breaks.c.id == break_id).values(ready=self._keep_signed(text))
+        )
 
     def extend(self, break_id: int, ends_at: datetime, *, long_rule: bool = False) -> Break:
-        """Move the return time; readiness starts over and the timer gets a new number."""
+        """Move the return time; readiness starts over (a signature stays), a new timer number."""
         self._connection.execute(
             update(breaks)
             .where(breaks.c.id == break_id)
             .values(
                 ends_at=ends_at,
-                ready="",
+                ready=self._keep_signed(""),
                 timer_seq=breaks.c.timer_seq + 1,
                 long_rule=breaks.c.long_rule | long_rule,
             )
@@ -161,6 +190,26 @@ class BreakRepository:
             who(user),
         ).scalar()
         return str(value) if value else None
+
+    def _add_mark(self, mark: str, *where: Any) -> bool:
+        """Append ``mark`` to ``ready`` where it is not there yet; True if a row changed."""
+        result = self._connection.execute(
+            update(breaks)
+            .where(*where, ~_holds(mark))
+            .values(
+                ready=case(
+                    (breaks.c.ready == "", literal(mark)),
+                    else_=breaks.c.ready + literal(_SEP + mark),
+                )
+            )
+        )
+        return bool(result.rowcount)
+
+    @staticmethod
+    def _keep_signed(text: str) -> Any:
+        """``text`` for the ``ready`` column, with the signed mark kept if it is there."""
+        with_mark = _SEP.join(part for part in (text, SIGNED_MARK) if part)
+        return case((_holds(SIGNED_MARK), literal(with_mark)), else_=literal(text))
 
     @staticmethod
     def _open_of(couple_id: int | None, caller_id: int) -> tuple[Any, ...]:

@@ -239,6 +239,7 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "next_time",
         "next_date",
         "minutes",
+        "partner",
     }
 )
 """Every ``$placeholder`` a text may use."""

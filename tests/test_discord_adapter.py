@@ -1590,7 +1590,7 @@ async def test_pair_with_the_code_option_pairs_two_people(
     assert answers(calls[1:]) == [("followup", None, False, texts.render("pairing.paired"))]
     to_alex = [s for s in bot.said[before:] if s.channel_id == alex_dm.id]
     assert [(s.via, s.text) for s in to_alex] == [
-        ("channel", texts.render("pairing.paired_inviter"))
+        ("channel", texts.render("pairing.paired_inviter", {"partner": robin.name}))
     ]
 
     # The code is spent: a second use says so.

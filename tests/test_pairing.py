@@ -26,7 +26,8 @@ from core.storage import Database, UserRepository
 from core.storage.breaks import BreakRepository
 from core.storage.couples import CoupleRepository
 from core.storage.deliveries import TimerRepository
-from core.storage.tables import deliveries, pair_invites, users
+from core.storage.subscriptions import SubscriptionRepository
+from core.storage.tables import deliveries, pair_invites, subscriptions, users
 from core.types import ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
 from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, private_chat, said
 from tests.test_coach_service import onboard
@@ -271,6 +272,8 @@ async def test_pairing_happy_path_tells_both_and_stores_names(
         (p.PAIRED, None),
         (p.PAIRED_INVITER, alex),
     ]
+    assert replies[1].text.startswith("Robin used your code")  # the inviter knows who
+    assert "$" not in replies[1].text
     couple = await couple_of(database, alex)
     assert couple is not None
     assert {q.user for q in couple.partners} == {alex, robin}
@@ -311,9 +314,25 @@ async def test_across_two_platforms_the_inviter_hears_through_the_queue(
             "platform": "telegram",
             "user": "101",
             "chat": None,
-            "payload": {"say": p.PAIRED_INVITER},
+            "payload": {"say": p.PAIRED_INVITER, "partner": "Robin"},
         }
     ]
+
+
+async def test_an_inviter_hears_neutrally_when_the_partner_has_no_name(
+    service: CoachService, content: Content, database: Database, clock: FakeClock, people: People
+) -> None:
+    nameless = person("505", None)
+    await set_up(database, clock, people.alex, nameless)
+    code = await make_code(service, people.alex)
+    offer = await service.handle(typed(nameless, f"/pair {code}"))
+    assert "$" not in offer[0].text
+    replies = await service.handle(press(nameless, payload(offer, label(content, p.BUTTON_ACCEPT))))
+    assert [(r.key, r.private_to) for r in replies] == [
+        (p.PAIRED, None),
+        (p.PAIRED_INVITER_UNNAMED, people.alex),
+    ]
+    assert "$" not in replies[1].text and "/unpair" in replies[1].text
 
 
 async def test_declining_changes_nothing_and_the_code_still_works(
@@ -542,6 +561,72 @@ async def test_deleting_a_paired_person_ends_the_couple_and_tells_the_partner(
     assert replies[1].text == content.texts.render(p.PARTNER_UNPAIRED)
 
 
+async def weekly_reminders(database: Database) -> list[tuple[str, str | None]]:
+    """Every weekly check-in reminder as (holder's platform id, chat it goes to)."""
+
+    def work(connection: Connection) -> list[tuple[str, str | None]]:
+        rows = connection.execute(
+            select(users.c.platform_user_id, subscriptions.c.chat_id)
+            .select_from(subscriptions.join(users, users.c.id == subscriptions.c.user_id))
+            .where(subscriptions.c.kind == ItemKind.WEEKLY.value)
+        )
+        return [(r.platform_user_id, r.chat_id) for r in rows]
+
+    return await database.run(work)
+
+
+async def test_unpairing_stops_the_weekly_reminder_to_the_old_group(
+    service: CoachService, content: Content, database: Database, clock: FakeClock, people: People
+) -> None:
+    alex, robin = people.alex, people.robin
+    await set_up(database, clock, alex, robin)
+    await pair(service, content, alex, robin)
+    await linked(service, content, alex, robin, group_chat("-500"))
+    assert keys_of(await service.handle(typed(alex, "/checkin weekly sun 19:00"))) == [
+        "ritual.weekly.set_group"
+    ]
+    assert await weekly_reminders(database) == [("101", "-500")]
+    ask = await service.handle(typed(robin, "/unpair"))  # the other partner ends it
+    await service.handle(press(robin, payload(ask, label(content, p.BUTTON_UNPAIR_YES))))
+    assert await couple_of(database, alex) is None
+    assert await weekly_reminders(database) == []
+
+
+async def test_deleting_a_partner_stops_the_weekly_reminder_the_other_set(
+    service: CoachService, content: Content, database: Database, clock: FakeClock, people: People
+) -> None:
+    alex, robin = people.alex, people.robin
+    await set_up(database, clock, alex, robin)
+    await pair(service, content, alex, robin)
+    await linked(service, content, alex, robin, group_chat("-500"))
+    await service.handle(typed(alex, "/checkin weekly mon 08:00"))
+    assert await weekly_reminders(database) == [("101", "-500")]
+    ask = await service.handle(typed(robin, "/delete"))
+    yes = next(b.payload for b in ask[-1].buttons if b.payload.endswith(":yes"))
+    assert keys_of(await service.handle(press(robin, yes))) == ["delete.done", p.PARTNER_UNPAIRED]
+    assert await weekly_reminders(database) == []  # alex's, to the old group, went too
+
+
+async def test_linking_a_group_moves_the_weekly_reminder_there(
+    service: CoachService, content: Content, database: Database, clock: FakeClock, people: People
+) -> None:
+    alex, robin = people.alex, people.robin
+    await set_up(database, clock, alex, robin)
+    await pair(service, content, alex, robin)
+    set_privately = await service.handle(typed(alex, "/checkin weekly sun 19:00"))
+    assert keys_of(set_privately) == ["ritual.weekly.set_private"]
+    assert await weekly_reminders(database) == [("101", None)]
+    due = await database.run(lambda c: SubscriptionRepository(c).due_at(alex, ItemKind.WEEKLY))
+    assert due is not None
+
+    await linked(service, content, alex, robin, group_chat("-500"))
+    assert await weekly_reminders(database) == [("101", "-500")]
+    await linked(service, content, robin, alex, group_chat("-600"))
+    assert await weekly_reminders(database) == [("101", "-600")]  # not left in the old one
+    moved = await database.run(lambda c: SubscriptionRepository(c).due_at(alex, ItemKind.WEEKLY))
+    assert moved == due  # only where it goes changed, not when
+
+
 async def test_farewell_without_a_partner_says_nothing(
     service: CoachService, database: Database, clock: FakeClock, people: People
 ) -> None:
@@ -691,6 +776,11 @@ async def test_partners_on_two_apps_cannot_link_a_group_only_one_is_in(
         ("the", WordProblem.COMMON),
         ("and", WordProblem.COMMON),
         ("okay", WordProblem.COMMON),
+        ("LOL", WordProblem.COMMON),
+        ("hahaha", WordProblem.COMMON),
+        ("honestly", WordProblem.COMMON),
+        ("babe honey", WordProblem.COMMON),
+        ("no", WordProblem.LENGTH),
         ("the end", WordProblem.COMMON),
         ("stop", WordProblem.COMMAND),
         ("pause", WordProblem.COMMAND),
@@ -720,6 +810,9 @@ def test_the_common_word_list_is_long_and_normalised() -> None:
     assert len(words) >= 300
     assert all(normalise(w) == w and " " not in w for w in words)
     assert {"the", "and", "stop", "okay", "please", "sorry"} <= words
+    chatter = "lol haha hahaha omg wtf cool seriously okay yeah nope sure fine whatever really"
+    chatter += " literally honestly anyway babe baby love honey thanks wait enough"
+    assert set(chatter.split()) <= words
 
 
 async def test_refused_code_words_explain_why_and_store_nothing(
@@ -738,6 +831,13 @@ async def test_refused_code_words_explain_why_and_store_nothing(
         replies = await service.handle(typed(people.alex, f"/codeword {word}"))
         assert keys_of(replies) == [key], word
         assert "pineapple" in replies[0].text  # an example of a good one
+        assert not any("$" in r.text for r in replies), replies[0].text
+        if "$text" in content.texts.by_key[key]:
+            assert f'"{word}"' in replies[0].text  # the refused word itself is shown
+    for word in ("lol", "Haha", "seriously", "babe", "wtf"):
+        [reply] = await service.handle(typed(people.alex, f"/codeword {word}"))
+        assert reply.key == p.CODEWORD_PROBLEMS[WordProblem.COMMON], word
+        assert f'"{word.casefold()}"' in reply.text
     couple = await couple_of(database, people.alex)
     assert couple is not None and couple.codeword is None and couple.codeword_proposed is None
 

@@ -262,7 +262,12 @@ async def test_full_checkin_with_a_group_shares_both_answers_in_one_message_at_t
 
 
 async def test_keeping_answers_private_shows_only_that_they_checked_in(
-    talk: Talk, sqlite_db: Database, service: CoachService, sam: UserRef, robin: UserRef
+    talk: Talk,
+    sqlite_db: Database,
+    service: CoachService,
+    content: Content,
+    sam: UserRef,
+    robin: UserRef,
 ) -> None:
     await couple_up(sqlite_db, service, sam, robin)
     sam_words = {i: canary("sam", CHECKIN, i) for i in ITEMS[CHECKIN]}
@@ -270,7 +275,9 @@ async def test_keeping_answers_private_shows_only_that_they_checked_in(
     await walk(talk, sam, CHECKIN, sam_words, False)
     final = await walk(talk, robin, CHECKIN, robin_words, True)
     [together] = [r for r in final if r.chat == GROUP]
-    assert "Sam kept their answers private this week." in together.text
+    kept = content.texts.render("ritual.checkin.kept_private", {"name": "Sam"})
+    assert kept in together.text
+    assert "private" not in kept and "kept" not in kept  # nothing names a holding back
     assert not any(word in together.text for word in sam_words.values())
     assert all(word in together.text for word in robin_words.values())
 
@@ -356,6 +363,55 @@ async def test_the_weekly_reminder_button_opens_a_round(
     assert [r.key for r in stale] == ["ritual.round_gone"]
     in_group = await talk(pressed(sam, go_payload(1), GROUP))
     assert [(r.key, r.private_to) for r in in_group] == [("ritual.answer_privately", sam)]
+
+
+async def test_forged_ritual_buttons_get_a_kind_stale_reply(
+    content: Content, database: Database, clock: FakeClock, sam: UserRef, robin: UserRef
+) -> None:
+    service = CoachService(content, database, clock, cipher=TEST_CIPHER, default_timezone="UTC")
+    talk = Talk(service)
+    await couple_up(database, service, sam, robin)
+    forged = [
+        "rt:go:99999999999999999999",  # would overflow SQLite's integers
+        "rt:go:" + "9" * 12,  # within the digit cap, past PostgreSQL's integer column
+        "rt:go:2147483648",
+        "rt:go:²",  # a digit to str.isdigit, not to int()
+        "rt:go:１２",  # full-width digits
+        "rt:go:-1",
+        "rt:go:",
+        "rt:new:nothing",
+        "rt:zz:1",
+    ]
+    for payload in forged:
+        replies = await talk(pressed(sam, payload))
+        assert [(r.key, r.private_to) for r in replies] == [("ritual.round_gone", None)], payload
+    assert await database.run(lambda c: list(c.execute(select(rituals.c.id)))) == []
+
+
+async def test_only_the_linked_couple_can_start_a_check_in_from_their_group(
+    talk: Talk, sqlite_db: Database, service: CoachService, sam: UserRef, robin: UserRef
+) -> None:
+    await couple_up(sqlite_db, service, sam, robin)
+    carol, dave = person("5101", "Carol"), person("5102", "Dave")
+    await couple_up(sqlite_db, service, carol, dave, group=None)
+    friend = person("5103", "Friend")
+    await onboard(service, friend)
+
+    for stranger in (carol, friend):  # another couple's partner, someone unpaired
+        replies = await talk(pressed(stranger, START_ROUND_PAYLOAD, GROUP))
+        assert [(r.key, r.toast) for r in replies] == [("ritual.only_couple", True)]
+    # A group no couple has linked: the button opens nothing there either.
+    other_group = group_chat("-701")
+    replies = await talk(pressed(sam, START_ROUND_PAYLOAD, other_group))
+    assert [(r.key, r.toast) for r in replies] == [("ritual.only_couple", True)]
+    assert await sqlite_db.run(lambda c: list(c.execute(select(rituals.c.id)))) == []
+    assert talk.to(f"group:{GROUP.platform}:{GROUP.chat_id}") == []
+
+    # The couple itself still can, and privately the button works as /checkin does.
+    opened = await talk(pressed(robin, START_ROUND_PAYLOAD, GROUP))
+    assert next(r.key for r in opened) == "ritual.checkin.opened_group"
+    private = await talk(pressed(carol, START_ROUND_PAYLOAD))
+    assert "ritual.checkin.invite" in [r.key for r in private]
 
 
 # --------------------------------------------------------------------------- the 24-hour nudge
@@ -464,14 +520,21 @@ async def test_repair_shares_only_what_each_chose(
 
 
 async def test_repair_with_nothing_shared_by_either(
-    talk: Talk, sqlite_db: Database, service: CoachService, sam: UserRef, robin: UserRef
+    talk: Talk,
+    sqlite_db: Database,
+    service: CoachService,
+    content: Content,
+    sam: UserRef,
+    robin: UserRef,
 ) -> None:
     await couple_up(sqlite_db, service, sam, robin)
     await walk(talk, sam, REPAIR, {i: "mine" for i in ITEMS[REPAIR]}, False)
     final = await walk(talk, robin, REPAIR, {i: "yours" for i in ITEMS[REPAIR]}, False)
     [together] = [r for r in final if r.chat == GROUP]
-    assert "Sam kept their reflections private" in together.text
-    assert "Robin kept their reflections private" in together.text
+    for name in ("Sam", "Robin"):
+        line = content.texts.render("ritual.repair.kept_private", {"name": name})
+        assert line in together.text
+        assert "private" not in line and "kept" not in line  # nothing names a holding back
     assert "mine" not in together.text and "yours" not in together.text
 
 
@@ -615,6 +678,33 @@ async def test_unpairing_drops_a_pending_reminder(
     await talk(pressed(sam, button(asked, f":{couple.id}")))
     assert await sqlite_db.run(lambda c: CoupleRepository(c).get(couple.id)) is None
     assert await ritual_timers(sqlite_db) == []
+
+
+async def test_unpairing_and_deleting_stop_the_weekly_reminder_to_the_group(
+    talk: Talk, sqlite_db: Database, service: CoachService, sam: UserRef, robin: UserRef
+) -> None:
+    def weekly(connection: Connection) -> list[str | None]:
+        query = select(subscriptions.c.chat_id).where(subscriptions.c.kind == ItemKind.WEEKLY.value)
+        return list(connection.execute(query).scalars())
+
+    couple = await couple_up(sqlite_db, service, sam, robin)
+    await talk(said(sam, "/checkin weekly sun 19:00"))
+    assert await sqlite_db.run(weekly) == [GROUP.chat_id]
+    asked = await talk(said(robin, "/unpair"))
+    await talk(pressed(robin, button(asked, f":{couple.id}")))
+    assert await sqlite_db.run(weekly) == []
+
+    def pair_again(connection: Connection) -> None:  # together again, a reminder again
+        now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+        repo = CoupleRepository(connection)
+        repo.link(repo.pair(sam, "Sam", robin, "Robin", now).id, GROUP, now)
+
+    await sqlite_db.run(pair_again)
+    await talk(said(robin, "/checkin weekly fri 18:00"))
+    assert await sqlite_db.run(weekly) == [GROUP.chat_id]
+    ask = await talk(said(sam, "/delete"))  # the partner who did not set it leaves
+    await tap(talk, sam, ask, "yes")
+    assert await sqlite_db.run(weekly) == []
 
 
 async def test_deleting_a_person_through_delete_removes_their_answers(

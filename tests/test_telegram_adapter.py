@@ -1155,7 +1155,9 @@ async def test_a_deep_link_reaches_the_consent_screen_and_pairs(bot: Bot, conten
     )
     assert_settled(calls, ROBIN_ID, int(carrier.result["message_id"]))
     assert [shown(m) for m in messages(calls, ROBIN_ID)] == [texts.render("pairing.paired")]
-    assert [shown(m) for m in messages(calls, ALEX_ID)] == [texts.render("pairing.paired_inviter")]
+    assert [shown(m) for m in messages(calls, ALEX_ID)] == [
+        texts.render("pairing.paired_inviter", {"partner": "Robin"})
+    ]
 
     # The same link again: already used.
     calls = await bot.feed(tg.message_update(ROBIN, private(ROBIN_ID), f"/start {start_param}"))

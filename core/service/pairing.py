@@ -4,7 +4,8 @@ Every decision here reads and writes inside the turn's one transaction, so two p
 the same moment cannot both use a code or both link a group. Nothing a person told Mend
 privately is read here: the texts that reach a partner or a group are fixed, neutral
 content texts, identical whoever caused them. The only values they carry are a pairing
-code, a deep link, or the code word the couple chose for both of them.
+code, a deep link, the code word the couple chose for both of them, or (to the inviter,
+once) the platform display name of the person who used their code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.couples import Couple
 from core.flows.engine import FlowEngine, StepResult
 from core.profile import MAX_NAME_CHARS
 from core.service.courier import ButtonSpec, CoupleHandler, Courier, Turn
-from core.service.rituals import forget_rounds
+from core.service.rituals import forget_couple_schedule, move_weekly_reminder
 from core.storage.breaks import BreakRepository
 from core.storage.couples import CoupleRepository
 from core.storage.deliveries import TimerRepository
@@ -67,6 +68,7 @@ INVITER_PAIRED = "pairing.inviter_paired"
 INVITER_NOT_READY = "pairing.inviter_not_ready"
 PAIRED = "pairing.paired"
 PAIRED_INVITER = "pairing.paired_inviter"
+PAIRED_INVITER_UNNAMED = "pairing.paired_inviter_unnamed"
 NOT_PAIRED = "pairing.not_paired"
 UNPAIR_ASK = "pairing.unpair_ask"
 UNPAIRED = "pairing.unpaired"
@@ -252,7 +254,7 @@ class PairingDesk:
             return []
         partner = couple.partner_of(turn.event.user)
         self._cancel_break_timers(turn, couple)
-        forget_rounds(turn.connection, couple)
+        forget_couple_schedule(turn.connection, couple)
         repo.unpair(couple.id)
         return self._courier.to_person(turn, partner.user, PARTNER_UNPAIRED)
 
@@ -344,11 +346,18 @@ class PairingDesk:
         if not repo.use_invite(code, turn.now):  # someone else got there first
             return self._stay(turn, *self._to_actor(turn, CODE_USED))
         user = turn.event.user
-        repo.pair(invite.inviter, None, user, display_name(user), turn.now)
+        name = display_name(user)
+        repo.pair(invite.inviter, None, user, name, turn.now)
         repo.drop_unused_invites(invite.inviter)
         repo.drop_unused_invites(user)
         replies = self._to_actor(turn, PAIRED)
-        replies += self._courier.to_person(turn, invite.inviter, PAIRED_INVITER)
+        # The inviter learns who used their code, so a code that reached the wrong person
+        # does not go unnoticed (they can /unpair at once).
+        if name:
+            told = self._courier.to_person(turn, invite.inviter, PAIRED_INVITER, {"partner": name})
+        else:
+            told = self._courier.to_person(turn, invite.inviter, PAIRED_INVITER_UNNAMED)
+        replies += told
         return self._stay(turn, *replies)
 
     def _decline(self, turn: Turn, arguments: tuple[str, ...]) -> StepResult:
@@ -374,7 +383,7 @@ class PairingDesk:
             return self._stay(turn, *self._to_actor(turn, NOT_PAIRED))
         partner = couple.partner_of(user)
         self._cancel_break_timers(turn, couple)
-        forget_rounds(turn.connection, couple)
+        forget_couple_schedule(turn.connection, couple)
         repo.unpair(couple.id)
         replies = self._to_actor(turn, UNPAIRED)
         replies += self._courier.to_person(turn, partner.user, PARTNER_UNPAIRED)
@@ -444,6 +453,7 @@ class PairingDesk:
             return self._stay(turn, self._say(LINK_TAKEN))
         repo.set_name(user, display_name(user))
         repo.link(couple.id, chat, turn.now)
+        move_weekly_reminder(turn.connection, couple, chat)
         replies = [self._say(LINKED)]
         old = couple.group
         if old is not None:
@@ -471,7 +481,8 @@ class PairingDesk:
         checked = check_codeword(typed, self._content.commands, self._common)
         values = {"text": checked.word}
         if checked.problem is not None:
-            return self._stay(turn, *self._here(turn, couple, CODEWORD_PROBLEMS[checked.problem]))
+            refused = CODEWORD_PROBLEMS[checked.problem]
+            return self._stay(turn, *self._here(turn, couple, refused, values))
         if checked.word == couple.codeword:
             return self._stay(turn, *self._here(turn, couple, CODEWORD_SAME, values))
         me = couple.member(user)

@@ -27,7 +27,8 @@ from core.service import ritual_share, ritual_weekly
 from core.service.courier import ButtonSpec, CoupleHandler, Courier, Turn
 from core.storage.couples import CoupleRepository
 from core.storage.deliveries import TimerRepository
-from core.storage.rituals import RitualRepository, open_rounds
+from core.storage.rituals import RitualRepository, move_weekly_chat, open_rounds
+from core.storage.subscriptions import SubscriptionRepository
 from core.types import ChatRef, Reply
 
 NUDGE_AFTER = timedelta(hours=24)
@@ -41,6 +42,10 @@ WEEKLY = "weekly"
 PREFIX = "rt"
 GO = "go"
 NEW = "new"
+MAX_ID_DIGITS = 12
+"""Longest round id a button may carry; anything longer is forged (and would overflow)."""
+MAX_ROUND_ID = 2**31 - 1
+"""Largest id the ``rituals.id`` column (a 32-bit integer on PostgreSQL) can hold."""
 START_ROUND_PAYLOAD = f"{PREFIX}:{NEW}:{RitualKind.CHECKIN.value}"
 """A button that opens a check-in round (or picks up the open one), as ``/checkin`` does."""
 WEEKLY_BUTTON: ButtonSpec = (ritual_weekly.BUTTON_START, START_ROUND_PAYLOAD)
@@ -54,6 +59,7 @@ WAITING = "ritual.waiting"
 RESUME = "ritual.resume"
 POSTED = "ritual.posted"
 NEEDS_GROUP = "ritual.needs_group"
+ONLY_COUPLE = "ritual.only_couple"
 
 
 def _key(kind: RitualKind, name: str) -> str:
@@ -109,6 +115,36 @@ def forget_rounds(connection: Connection, couple: Couple) -> None:
         cancel_round_reminders(connection, couple, round_id)
 
 
+def forget_couple_schedule(connection: Connection, couple: Couple) -> None:
+    """Drop everything the couple has waiting to be sent: call before unpairing or deleting.
+
+    That is the reminders of their open rounds and the weekly check-in reminder, whichever
+    partner set it: it goes to the couple's group, which must not keep hearing from Mend
+    once the couple has ended.
+    """
+    forget_rounds(connection, couple)
+    subscriptions = SubscriptionRepository(connection)
+    for partner in couple.partners:
+        subscriptions.unsubscribe(partner.user, ItemKind.WEEKLY)
+
+
+def move_weekly_reminder(connection: Connection, couple: Couple, group: ChatRef) -> None:
+    """Send the couple's weekly check-in reminder to ``group`` from now on (just linked).
+
+    Its day and time stay as set; a reminder that went privately to the partner who set
+    it (no group then) now reaches them both, as ``/checkin weekly`` promised.
+    """
+    move_weekly_chat(connection, [p.member_id for p in couple.partners], group)
+
+
+def _round_id(digits: str) -> int | None:
+    """The round id a "start my part" button carries; None for a forged or garbled one."""
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_ID_DIGITS:
+        return None
+    round_id = int(digits)
+    return round_id if round_id <= MAX_ROUND_ID else None
+
+
 def _same_chat(one: ChatRef, other: ChatRef | None) -> bool:
     return other is not None and (one.platform, one.chat_id) == (other.platform, other.chat_id)
 
@@ -133,7 +169,8 @@ class RitualDesk:
     @staticmethod
     def _keys() -> list[str]:
         keys = [NO_PARTNER, SELF_CARE, ANSWER_PRIVATELY, ROUND_GONE, WAITING, RESUME, POSTED]
-        keys += [NEEDS_GROUP, *ritual_share.required_keys(), *ritual_weekly.required_keys()]
+        keys += [NEEDS_GROUP, ONLY_COUPLE]
+        keys += [*ritual_share.required_keys(), *ritual_weekly.required_keys()]
         for kind in RitualKind:
             keys += [invite_key(kind), opened_key(kind), nudge_key(kind), start_label(kind)]
         return keys
@@ -228,10 +265,27 @@ class RitualDesk:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         if parts[1] == NEW and parts[2] in {k.value for k in RitualKind}:
+            if not self._may_start_here(turn):
+                return StepResult((self._toast(ONLY_COUPLE),), turn.state, turn.profile)
             return self._open(turn, RitualKind(parts[2]))
-        if parts[1] == GO and parts[2].isdigit():
-            return self._go(turn, int(parts[2]))
+        round_id = _round_id(parts[2]) if parts[1] == GO else None
+        if round_id is not None:
+            return self._go(turn, round_id)
         return self._private(turn, ROUND_GONE)
+
+    @staticmethod
+    def _may_start_here(turn: Turn) -> bool:
+        """True unless a "start our check-in" press in a group comes from outside its couple.
+
+        In a group the button belongs to the couple linked to it: anyone else pressing it
+        (a friend in the group, or a group no couple has linked) opens nothing.
+        """
+        chat = turn.event.chat
+        if chat.is_private:
+            return True
+        repo = CoupleRepository(turn.connection)
+        owner = repo.couple_for_group(chat)
+        return owner is not None and owner.member(turn.event.user) is not None
 
     def _go(self, turn: Turn, round_id: int) -> StepResult:
         """The "start my part" button: the presser's own flow for round ``round_id``."""
@@ -401,6 +455,10 @@ class RitualDesk:
         if may_offer(turn.profile, Offer.GROUP_RITUAL):
             return None
         return self._private(turn, SELF_CARE)
+
+    def _toast(self, key: str) -> Reply:
+        """A brief note only the presser sees; nothing changes."""
+        return replace(self._courier.say(key), toast=True)
 
     def _private(self, turn: Turn, key: str, values: Mapping[str, str] | None = None) -> StepResult:
         """Say ``key`` to the person alone (privately when they wrote in a group)."""

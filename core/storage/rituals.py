@@ -1,7 +1,12 @@
-"""Ritual rounds: the rounds themselves, each partner's answers (encrypted), who finished."""
+"""Ritual rounds: the rounds themselves, each partner's answers (encrypted), who finished.
+
+Also where the couple's weekly check-in reminder (a ``subscriptions`` row of kind
+``weekly``) is pointed at their group when they link one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,10 +14,11 @@ from sqlalchemy import Connection, Row, bindparam, delete, select, update
 
 from core.crypto import Cipher
 from core.rituals import Answer, RitualKind, Round
+from core.schedule.kinds import ItemKind
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
 from core.storage.repositories import USER_ID, aware, insert_ignoring_conflicts, who
-from core.storage.tables import ritual_answers, ritual_turns, rituals
-from core.types import UserRef
+from core.storage.tables import ritual_answers, ritual_turns, rituals, subscriptions
+from core.types import ChatRef, UserRef
 
 _ANSWER = (ritual_answers.c.ritual_id == bindparam("round_id")) & (
     ritual_answers.c.user_id == bindparam("member_id")
@@ -163,6 +169,23 @@ def open_rounds(connection: Connection, couple_id: int) -> list[int]:
             )
         ).scalars()
     ]
+
+
+def move_weekly_chat(connection: Connection, member_ids: Sequence[int], chat: ChatRef) -> int:
+    """Point the weekly check-in reminder of any of ``member_ids`` at ``chat``.
+
+    Only where it is sent changes: its day, time and next due instant stay as they were.
+    Returns how many reminders moved (0 or 1: a couple has one at most).
+    """
+    result = connection.execute(
+        update(subscriptions)
+        .where(
+            subscriptions.c.user_id.in_(list(member_ids)),
+            subscriptions.c.kind == ItemKind.WEEKLY.value,
+        )
+        .values(chat_id=chat.chat_id, chat_kind=chat.kind.value, thread_id=chat.thread_id)
+    )
+    return int(result.rowcount)
 
 
 def _export(connection: Connection, user: UserRef, cipher: Cipher) -> Exported:

@@ -303,7 +303,9 @@ def run_sql_floor(path: Path, now: datetime, tick_batch: int, send_batch: int) -
     burst is Python.
     """
     dialect = sqlite.dialect()
-    due_sql, claim_sql = (str(q.compile(dialect=dialect)) for q in (_DUE, _CLAIM))
+    due_sql = str(_DUE.compile(dialect=dialect))
+    claim = _CLAIM.compile(dialect=dialect)
+    claim_sql = str(claim)
     advance, mark = _ADVANCE.compile(dialect=dialect), _MARK.compile(dialect=dialect)
     now_s, later = stored(now), stored(now + timedelta(days=1))
     by = stored(now + timedelta(hours=4))
@@ -375,9 +377,9 @@ def run_sql_floor(path: Path, now: datetime, tick_batch: int, send_batch: int) -
             break
     while True:  # the sender: claim a batch, then settle it
         connection.execute("BEGIN IMMEDIATE")
-        rows = connection.execute(
-            claim_sql, ("queued", "telegram", now_s, send_batch, 0)
-        ).fetchall()
+        values = {**claim.params, "platform": "telegram", "now": now_s, "limit": send_batch}
+        claim_args = [values[name] for name in claim.positiontup or []]
+        rows = connection.execute(claim_sql, claim_args).fetchall()
         if rows:
             connection.executemany(str(mark), marks(rows, "sending", None))
         connection.execute("COMMIT")

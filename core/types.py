@@ -129,6 +129,9 @@ class Reply:
         toast: a brief notice only the person who acted should see: on a button press it
             becomes the press's toast (Telegram) or an ephemeral reply (Discord), never a
             message to a group.
+        anonymous: in a group, the message must not show who made Mend say it (a break
+            notice names no one): Discord then posts it as a plain channel message, not as
+            the answer to someone's slash command or press, which would show their name.
     """
 
     text: str
@@ -139,3 +142,4 @@ class Reply:
     chat: ChatRef | None = None
     private_to: UserRef | None = None
     toast: bool = False
+    anonymous: bool = False

@@ -1618,3 +1618,32 @@ async def test_server_events_say_whether_mend_sees_plain_text(
         ("blue", "heron"),
         "/codeword blue  heron",
     )
+
+
+async def test_a_slash_pause_in_the_couples_channel_names_no_one(
+    bot: dc.DiscordBot, content: Content
+) -> None:
+    """Discord shows who used a slash command above its answer; the break notice is
+    therefore posted as a plain channel message, and the command is answered privately."""
+    texts = content.texts
+    alex, robin = bot.members
+    await onboard(bot, alex, content)
+    await onboard(bot, robin, content)
+    alex_dm, robin_dm = await bot.dm(alex), await bot.dm(robin)
+    [(_, _, _, text)] = answers(await bot.command("pair", alex, alex_dm))
+    found = re.search(r"/pair code:([A-Z0-9]{8})", text)
+    assert found is not None
+    await bot.interact(command_with_option("pair", "code", found.group(1), robin, robin_dm))
+    await bot.press(texts.render("pairing.button.accept"), robin, robin_dm)
+    await bot.command("link", alex, bot.channel)
+    await bot.press(texts.render("pairing.button.link_confirm"), robin, bot.channel)
+
+    before = len(bot.said)
+    calls = await bot.command("pause", robin, bot.channel)
+    public = [s for s in bot.said[before:] if s.channel_id == bot.channel.id and not s.ephemeral]
+    assert len(public) == 1
+    notice = public[0]
+    assert notice.via == "channel"  # a plain message: no "Robin used /pause" above it
+    assert notice.text.startswith(texts.render("pause.notice")[:40])
+    # The command's own answer, which Discord labels with Robin's name, is only for Robin.
+    assert all(ephemeral for _, _, ephemeral, _ in answers(calls))

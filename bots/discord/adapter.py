@@ -274,7 +274,10 @@ class DiscordAdapter:
                     await voice.say(reply, ephemeral=True)
                 continue
             try:
-                if reply.chat is not None and reply.chat != event.chat:
+                if reply.anonymous and not event.chat.is_private and reply.chat is None:
+                    # A slash command's answer shows who used it: post on behalf of no one.
+                    await self._post(event.chat, reply)
+                elif reply.chat is not None and reply.chat != event.chat:
                     await self._post(reply.chat, reply)
                 else:
                     await self._say_in(event.chat, voice, reply)

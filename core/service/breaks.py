@@ -163,7 +163,10 @@ class BreakDesk:
     @property
     def commands(self) -> Mapping[str, CoupleHandler]:
         """The commands this desk answers."""
-        return {"pause": self._pause, "again": self._again}
+        return {
+            "pause": lambda turn: _unsigned(self._pause(turn)),
+            "again": lambda turn: _unsigned(self._again(turn)),
+        }
 
     # ------------------------------------------------------------------ calling a break
 
@@ -175,6 +178,11 @@ class BreakDesk:
         return self._call(turn, length)
 
     def codeword(self, turn: Turn) -> StepResult | None:
+        """A break, if the text holds the couple's code word as a whole word; else None."""
+        result = self._codeword(turn)
+        return _unsigned(result) if result is not None else None
+
+    def _codeword(self, turn: Turn) -> StepResult | None:
         """A break, if the text holds the couple's code word as a whole word; else None.
 
         In a linked group, someone who is not one of the partners typing the word gets
@@ -289,6 +297,11 @@ class BreakDesk:
     # ------------------------------------------------------------------ buttons
 
     def press(self, turn: Turn) -> StepResult | None:
+        """Break buttons (calmer, more time, ready, tomorrow, sign, still need a break)."""
+        result = self._press(turn)
+        return _unsigned(result) if result is not None else None
+
+    def _press(self, turn: Turn) -> StepResult | None:
         """Break buttons (calmer, more time, ready, tomorrow, sign, still need a break)."""
         press = decode(turn.event.payload or "")
         if press is None:
@@ -610,3 +623,15 @@ class BreakDesk:
 def _shown_name(name: str | None) -> str:
     """A display name cleaned like typed text and cut to a greeting's length ("" if none)."""
     return clean_text(name or "")[:MAX_NAME_CHARS]
+
+
+def _unsigned(result: StepResult) -> StepResult:
+    """Mark what the group hears about a break as said on behalf of no one.
+
+    A signed notice names its caller in its own words; no platform adds a name to it.
+    """
+    replies = tuple(
+        replace(r, anonymous=True) if r.private_to is None and not r.toast else r
+        for r in result.replies
+    )
+    return replace(result, replies=replies)

@@ -87,8 +87,10 @@ NUDGE_SKIPPED = "nudges.skipped"
 NUDGE_SWAPPED = "nudges.swapped"
 NUDGE_KEPT = "nudges.kept"
 NUDGE_NOT_TODAY = "nudges.not_today"
-NUDGE_HELD = "nudges.held"
-"""A nudge button pressed while safety mode is on: steps are on hold."""
+NUDGE_TODAY = "nudges.today"
+"""``/today``: today's step on request."""
+NUDGE_TODAY_SAFETY = "nudges.today_safety"
+"""``/today`` in safety mode: a step just for the person themselves."""
 NUDGES_NOT_SET_UP = "nudges.not_set_up"
 NUDGES_STOPPED = "nudges.stop.done"
 NUDGES_ALREADY_STOPPED = "nudges.stop.already"
@@ -120,7 +122,8 @@ NUDGE_KEYS: tuple[str, ...] = (
     NUDGE_SWAPPED,
     NUDGE_KEPT,
     NUDGE_NOT_TODAY,
-    NUDGE_HELD,
+    NUDGE_TODAY,
+    NUDGE_TODAY_SAFETY,
     NUDGES_NOT_SET_UP,
     NUDGES_STOPPED,
     NUDGES_ALREADY_STOPPED,
@@ -134,7 +137,45 @@ NUDGE_KEYS: tuple[str, ...] = (
     NUDGE_WHEN_LATER,
 )
 """Every fixed text of daily steps, ``/stop`` and ``/resume``. The micro-actions
-themselves (``nudges.action.<id>``) are checked when ``NudgeDesk`` is built."""
+themselves (``actions.<id>.do`` and ``.ask``) are checked with the programme content."""
+
+PHASE_WHERE = "phase.where"
+"""``/phase``: which phase, and which week of the programme."""
+PHASE_SUGGEST = "phase.suggest"
+PHASE_SUGGEST_AFTER_DONE = "phase.suggest_after_done"
+PHASE_CHOOSE = "phase.choose"
+PHASE_CHOSEN = "phase.chosen"
+PHASE_BACK = "phase.back"
+PHASE_SAME = "phase.same"
+PHASE_SAFETY = "phase.safety"
+PHASE_NEEDS_START = "phase.needs_start"
+PHASE_BUTTON_PRACTICES = "phase.button.practices"
+PHASE_BUTTON_INSTEAD = "phase.button.instead"
+PHASE_BUTTON_MOVE_ON = "phase.button.move_on"
+PHASE_BUTTON_CHOOSE = "phase.button.choose"
+PHASE_BUTTON_MOVE = "phase.button.move"
+PHASE_BUTTON_PICK = "phase.button.pick"
+PHASE_SECTIONS = ("name", "intro", "practices", "instead", "move_on")
+"""The texts of each phase: ``phase.<n>.<section>``."""
+PHASE_KEYS: tuple[str, ...] = (
+    PHASE_WHERE,
+    PHASE_SUGGEST,
+    PHASE_SUGGEST_AFTER_DONE,
+    PHASE_CHOOSE,
+    PHASE_CHOSEN,
+    PHASE_BACK,
+    PHASE_SAME,
+    PHASE_SAFETY,
+    PHASE_NEEDS_START,
+    PHASE_BUTTON_PRACTICES,
+    PHASE_BUTTON_INSTEAD,
+    PHASE_BUTTON_MOVE_ON,
+    PHASE_BUTTON_CHOOSE,
+    PHASE_BUTTON_MOVE,
+    PHASE_BUTTON_PICK,
+    *(f"phase.{n}.{section}" for n in (1, 2, 3, 4) for section in PHASE_SECTIONS),
+)
+"""Every text of ``/phase``."""
 
 PLAN_SECTION_KEYS = {
     "signs": "safety.plan.item.signs",
@@ -213,6 +254,7 @@ REQUIRED: tuple[str, ...] = (
     SENT_PRIVATELY,
     *SAFETY_KEYS,
     *NUDGE_KEYS,
+    *PHASE_KEYS,
 )
 
 PLACEHOLDERS: frozenset[str] = frozenset(
@@ -240,6 +282,32 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "next_date",
         "minutes",
         "partner",
+        # /promise, /appreciate, /ouch, /journal and /progress
+        "ideas",
+        "score",
+        "last_score",
+        "average",
+        "weeks",
+        "kept",
+        "answered",
+        "steps",
+        "good",
+        "hard",
+        "ratio",
+        "ask",
+        "phase_number",
+        "phase_name",
+        "week",
+        "step",
+        "total",
+        # /draft and /apology
+        "phrase",
+        "words",
+        "time",
+        "what",
+        "hurt",
+        "part",
+        "change",
     }
 )
 """Every ``$placeholder`` a text may use."""

@@ -75,6 +75,12 @@ class Profile:
         unreachable_since: when the platform last refused a scheduled message to them
             (blocked bot, closed DMs), or None. Their nudges are off; Mend tells them the
             next time they write.
+        phase: the phase of the repair programme they are in (1 to 4); they choose when
+            to move on (``/phase``).
+        phase_since: when they entered that phase, or None before the programme began.
+        plan: their coming daily steps, encoded by ``core.program.plan`` ("" for none yet).
+        recent: the daily steps they were shown lately, encoded by ``core.program.plan``,
+            so none comes back too soon after the plan is rebuilt.
     """
 
     user: UserRef
@@ -90,6 +96,10 @@ class Profile:
     quiet_end: time | None = None
     nudges_stopped: bool = False
     unreachable_since: datetime | None = None
+    phase: int = 1
+    phase_since: datetime | None = None
+    plan: str = ""
+    recent: str = ""
 
     @property
     def onboarded(self) -> bool:

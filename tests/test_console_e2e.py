@@ -163,7 +163,7 @@ def test_default_database_folder_is_created(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "data" / "mend.db").exists()
-    assert "revision 0004" in done.stdout
+    assert "revision 0005" in done.stdout
 
 
 def test_run_without_tokens_explains_what_is_missing(tmp_path: Path) -> None:

@@ -290,8 +290,8 @@ def test_a_new_table_without_a_hook_is_caught() -> None:
     schema = MetaData()
     for table in metadata.sorted_tables:
         table.to_metadata(schema)
-    Table("journal_entries", schema, Column("id", Integer, primary_key=True))
-    assert uncovered_tables(schema) == ["journal_entries"]
+    Table("future_notes", schema, Column("id", Integer, primary_key=True))
+    assert uncovered_tables(schema) == ["future_notes"]
 
 
 async def test_retention_purges_written_words_after_the_period_and_nothing_else(

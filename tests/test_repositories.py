@@ -26,9 +26,9 @@ def count_users(connection: Connection) -> int:
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert await database.run(current_revision) == "0004"
+    assert await database.run(current_revision) == "0005"
     await database.migrate()
-    assert await database.run(current_revision) == "0004"
+    assert await database.run(current_revision) == "0005"
 
 
 async def test_migrated_schema_matches_the_table_definitions(database: Database) -> None:

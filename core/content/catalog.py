@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from string import Template
 
+from core.content.program import ProgramContent
 from core.content.schema import CommandGroupSpec, CommandSpec, FlowSpec
 
 
@@ -37,6 +38,7 @@ class Content:
     default_locale: str
     flows: Mapping[str, FlowSpec]
     command_groups: tuple[CommandGroupSpec, ...]
+    program: ProgramContent = field(default_factory=ProgramContent)
 
     @property
     def texts(self) -> Texts:

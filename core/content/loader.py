@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from core import keys
 from core.content.catalog import Content, Texts
 from core.content.errors import ContentError
+from core.content.program import ProgramContent, load_program
 from core.content.schema import CommandsFile, FlowSpec
 from core.flows.effects import ACTIONS, EFFECTS, NOTES
 from core.flows.payload import MAX_PAYLOAD_BYTES, encode
@@ -216,6 +217,7 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
             if len(description) > MAX_COMMAND_DESCRIPTION_CHARS:
                 problems.append(f"commands.yaml: the description of /{command.name} is too long")
     _check_keys("code", required_keys, texts, problems)
+    program: ProgramContent = load_program(root / "program", texts, problems, _read_yaml)
 
     if problems:
         raise ContentError(problems)
@@ -224,4 +226,5 @@ def load_content(root: Path, *, required_keys: Iterable[str] = keys.REQUIRED) ->
         default_locale=DEFAULT_LOCALE,
         flows=flows,
         command_groups=groups,
+        program=program,
     )

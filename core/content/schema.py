@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 IDENT = r"^[a-z][a-z0-9_]{0,31}$"
+MAX_NOTE_CHARS = 500
+"""Longest answer a note step keeps unless it says otherwise (``max_chars``); a longer one
+is asked again, never cut silently."""
 
 
 class ButtonSpec(BaseModel):
@@ -31,6 +34,8 @@ class InputSpec(BaseModel):
     invalid: str
     note: str | None = None
     """For ``kind: note``: where the person's words are kept (``core.flows.effects.NOTES``)."""
+    max_chars: int = Field(default=MAX_NOTE_CHARS, ge=1, le=4000)
+    """For ``kind: note``: the longest answer taken; a longer one is asked again."""
 
 
 class StepSpec(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from core.profile import Profile
+from core.program.names import PROGRAM_ACTIONS, PROGRAM_NOTES
 from core.rituals import RITUAL_ACTIONS, RITUAL_NOTES
 
 Effect = Callable[[Profile, datetime], Profile]
@@ -44,14 +45,18 @@ EXPORT_PERSON = "export_person"
 SAFETY_STATUS = "safety_status"
 """Show whether safety mode is on, with its buttons (service only, from ``/safety``)."""
 
-ACTIONS: frozenset[str] = frozenset({DELETE_PERSON, SHOW_SAFETY_PLAN}) | RITUAL_ACTIONS
-"""Every action a flow step may name with ``action:`` (the rituals' own: ``core.rituals``)."""
+ACTIONS: frozenset[str] = (
+    frozenset({DELETE_PERSON, SHOW_SAFETY_PLAN}) | RITUAL_ACTIONS | PROGRAM_ACTIONS
+)
+"""Every action a flow step may name with ``action:`` (the rituals' own: ``core.rituals``;
+the programme's: ``core.program.names``)."""
 
 NOTES: frozenset[str] = (
     frozenset(
         {"safety_plan.signs", "safety_plan.coping", "safety_plan.people", "safety_plan.place"}
     )
     | RITUAL_NOTES
+    | PROGRAM_NOTES
 )
 """Where a ``kind: note`` input may keep a person's words: ``<store>.<item>`` (a ritual
 answer: ``<ritual>.<item>``, see ``core.rituals``)."""

@@ -20,9 +20,6 @@ from core.text_input import clean_text
 from core.timezones import parse_timezone
 from core.types import Button, Reply
 
-MAX_NOTE_CHARS = 500
-"""Longest answer a note step keeps; a longer one is asked again, never cut silently."""
-
 
 @dataclass(frozen=True, slots=True)
 class FlowState:
@@ -102,7 +99,7 @@ class FlowEngine:
             return StepResult((hint, *self.show(state, profile)), state, profile)
         if step.input.kind == "note":
             words = clean_text(text)
-            if not words or len(words) > MAX_NOTE_CHARS or step.input.note is None:
+            if not words or len(words) > step.input.max_chars or step.input.note is None:
                 return StepResult((self._say(step.input.invalid, profile),), state, profile)
             entered = self._enter(flow, step.input.next, profile, now)
             return replace(entered, notes=((step.input.note, words), *entered.notes))

@@ -26,9 +26,11 @@ from core.safety.scope import ScopeQuestion, scope_question
 from core.schedule.kinds import ItemKind
 from core.service.breaks import BreakDesk
 from core.service.courier import CoupleDesk, CoupleHandler, Courier, Turn
+from core.service.desk import DeskKit
 from core.service.locks import KeyedLocks
-from core.service.nudges import NudgeDesk, NudgePress, Rendered, SkipReason, decode_press
+from core.service.nudges import NudgeDesk, NudgePress, Rendered, SkipReason
 from core.service.pairing import PairingDesk, is_invite_start
+from core.service.program import program_desks
 from core.service.rituals import RitualDesk
 from core.service.safety import (
     SafetyAction,
@@ -66,6 +68,15 @@ EXPORT_FILENAME = "mend-export.json"
 
 Handler = Callable[[IncomingEvent, Profile, FlowState | None, datetime], StepResult]
 _NOT_SCREENED = Screening(Category.NONE, ())
+
+
+def _free_text_of(event: IncomingEvent) -> str:
+    """What the safety screen reads: a message, or the words typed after a command."""
+    if event.kind is EventKind.TEXT:
+        return event.text
+    if event.kind is EventKind.COMMAND:
+        return " ".join(event.args)
+    return ""
 
 
 def _schedule_of(profile: Profile) -> tuple[object, ...]:
@@ -125,9 +136,23 @@ class CoachService:
         self._rituals = RitualDesk(
             content, self._courier, cipher, default_timezone=default_timezone
         )
-        self._couple_desks: tuple[CoupleDesk, ...] = (self._pairing, self._breaks, self._rituals)
-        self._couple_commands: dict[str, CoupleHandler] = {
-            name: handler for desk in self._couple_desks for name, handler in desk.commands.items()
+        kit = DeskKit(
+            content=content,
+            courier=self._courier,
+            cipher=cipher,
+            flows=self._engine,
+            default_timezone=default_timezone,
+            safety_mode_on=self._safety_mode_on,
+        )
+        self._program = program_desks(kit)
+        self._desks: tuple[CoupleDesk, ...] = (
+            self._pairing,
+            self._breaks,
+            self._rituals,
+            *self._program,
+        )
+        self._desk_commands: dict[str, CoupleHandler] = {
+            name: handler for desk in self._desks for name, handler in desk.commands.items()
         }
         self._nudges = NudgeDesk(content, default_timezone, couples=self._render_couple_item)
         self._locks = KeyedLocks()
@@ -146,7 +171,7 @@ class CoachService:
         }
         problems = [f"flow {f!r} is missing" for f in REQUIRED_FLOWS if f not in content.flows]
         listed = set(content.commands)
-        handled = set(self._commands) | set(self._couple_commands)
+        handled = set(self._commands) | set(self._desk_commands)
         problems += [f"command /{c} has no handler" for c in sorted(listed - handled)]
         problems += [f"command /{c} is not in commands.yaml" for c in sorted(handled - listed)]
         if problems:
@@ -172,7 +197,7 @@ class CoachService:
             return []
         # The safety screen runs first, on every free-text message, even group chatter
         # not meant for Mend: a disclosure there still deserves a careful answer.
-        screening = screen(event.text) if event.kind is EventKind.TEXT else _NOT_SCREENED
+        screening = screen(_free_text_of(event))
         # Group chatter not meant for Mend is answered only when a cue is sure: a guess of
         # the learned model is not reason enough to speak up uninvited.
         sure = screening.is_hit and not screening.tentative
@@ -234,12 +259,9 @@ class CoachService:
             notice, quiet = self._nudges.unreachable_notice(result.profile)
             result = replace(result, replies=(notice, *result.replies), profile=quiet)
         after = replace(turn, profile=result.profile, state=result.state)
-        if result.notes:
-            plans = SafetyPlanRepository(connection, self._cipher)
-            for note, text in result.notes:
-                if not self._rituals.keep(after, note, text):
-                    plans.save(event.user, note, text, now)
         replies = list(result.replies)
+        for note, text in result.notes:
+            replies += self._keep(after, note, text)
         for action in result.actions:
             if action == effects.DELETE_PERSON:
                 replies += self._pairing.farewell(after)
@@ -249,7 +271,16 @@ class CoachService:
             if ritual is not None:
                 replies += ritual
                 continue
+            done = next(
+                (r for desk in self._program if (r := desk.act(after, action)) is not None), None
+            )
+            if done is not None:
+                replies += done
+                continue
             replies += self._act(action, connection, event, result.profile, now)
+        planned = self._nudges.refresh_plan(connection, profile, result.profile, now)
+        if planned is not result.profile:  # the daily-step plan was (re)built
+            result = replace(result, profile=planned)
         if result.profile != profile:
             UserRepository(connection).save(result.profile, now)
         if _schedule_of(result.profile) != _schedule_of(profile) and (
@@ -262,6 +293,23 @@ class CoachService:
         if result.state != stored.state:
             StateRepository(connection).save(key, result.state, stored.version, now)
         return replies
+
+    def _keep(self, turn: Turn, note: str, text: str) -> list[Reply]:
+        """Hand a person's typed answer to the desk whose note it is (else the safety plan)."""
+        if self._rituals.keep(turn, note, text):
+            return []
+        for desk in self._program:
+            kept = desk.keep(turn, note, text)
+            if kept is not None:
+                return kept
+        SafetyPlanRepository(turn.connection, self._cipher).save(
+            turn.event.user, note, text, turn.now
+        )
+        return []
+
+    def _safety_mode_on(self, profile: Profile, now: datetime) -> tuple[Profile, list[Reply]]:
+        """Safety mode on after an answer pointing to abuse or fear, with help to hand."""
+        return with_safety_mode(profile, now), self._safety.on_fear_answer(profile)
 
     def _act(
         self,
@@ -289,10 +337,24 @@ class CoachService:
     def _route(self, turn: Turn, screening: Screening) -> StepResult:
         event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
         if event.kind is EventKind.COMMAND:
-            return self._command(turn)
+            return self._screened_command(turn, screening)
         if event.kind is EventKind.BUTTON:
             return self._button(turn)
         return self._text(turn, event, profile, state, now, screening)
+
+    def _screened_command(self, turn: Turn, screening: Screening) -> StepResult:
+        """A command whose words (``/draft …``, ``/ouch …``) passed the safety screen first."""
+        if screening.is_hit and (
+            not screening.tentative or screening.category is Category.EMERGENCY
+        ):
+            return self._safety_hit(turn.event, turn.profile, turn.state, turn.now, screening)
+        result = self._command(turn)
+        if not screening.tentative:
+            return result
+        check = self._safety.gentle_check(result.profile)
+        if not turn.event.chat.is_private:
+            check = replace(check, private_to=turn.event.user)
+        return replace(result, replies=(*result.replies, check))
 
     def _command(self, turn: Turn) -> StepResult:
         event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
@@ -307,23 +369,23 @@ class CoachService:
             return StepResult((self._say(keys.GROUP_ONLY, profile),), state, profile)
         if is_invite_start(event):  # a Telegram pairing deep link: /start pair_<code>
             return self._pairing.start_with_code(turn)
-        couple_handler = self._couple_commands.get(name)
-        if couple_handler is not None:
-            return couple_handler(turn)
+        desk_handler = self._desk_commands.get(name)
+        if desk_handler is not None:
+            return desk_handler(turn)
         return self._commands[name](event, profile, state, now)
 
     def _button(self, turn: Turn) -> StepResult:
         event, profile, state, now = turn.event, turn.profile, turn.state, turn.now
-        for desk in self._couple_desks:
+        for desk in self._desks:
             pressed = desk.press(turn)
             if pressed is not None:
                 return pressed
         action = decode_action(event.payload or "")
         if action is not None:
             return self._safety_press(action, event, profile, state, now)
-        nudge = decode_press(event.payload or "")
+        nudge = self._nudges.decode(event.payload or "")
         if nudge is not None:
-            return self._nudge_press(nudge, event, profile, state, now)
+            return self._nudge_press(nudge, turn)
         press = decode(event.payload or "")
         result = None
         if press is not None and state is not None:
@@ -417,19 +479,12 @@ class CoachService:
         }[action](profile)
         return StepResult(tuple(replies), state, profile)
 
-    def _nudge_press(
-        self,
-        press: NudgePress,
-        event: IncomingEvent,
-        profile: Profile,
-        state: FlowState | None,
-        now: datetime,
-    ) -> StepResult:
-        """A button under a daily step or check-in: works anywhere, changes no state."""
-        replies = self._nudges.press(press, profile, now)
-        if not event.chat.is_private:
-            replies = [replace(r, private_to=event.user) for r in replies]
-        return StepResult(tuple(replies), state, profile)
+    def _nudge_press(self, press: NudgePress, turn: Turn) -> StepResult:
+        """A button under a daily step or check-in: works anywhere, keeps the flow's state."""
+        replies, profile = self._nudges.press(press, turn)
+        if not turn.event.chat.is_private:
+            replies = [replace(r, private_to=turn.event.user) for r in replies]
+        return StepResult(tuple(replies), turn.state, profile)
 
     def _cancel(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime

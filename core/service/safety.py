@@ -127,6 +127,18 @@ class SafetyDesk:
             replies.append(replace(self._resources_reply(neutral), private_to=partner))
         return replies
 
+    def on_fear_answer(self, profile: Profile) -> list[Reply]:
+        """After a button answer (a self-assessment) that points to abuse or fear.
+
+        Resources first, then that safety mode is now on (unless it was), then the
+        "are you safe right now?" check. Said only to the person, in private.
+        """
+        mine = [self._resources_reply(profile)]
+        if not profile.safety_mode:
+            mine.append(self._say(keys.SAFETY_MODE_ENTERED, profile))
+        mine.append(self.check(profile))
+        return mine
+
     def gentle_check(self, profile: Profile) -> Reply:
         """A soft, private "are you safe?" after a message only the learned model flagged.
 

@@ -74,6 +74,10 @@ PROFILE_COLUMNS = (
     users.c.quiet_end,
     users.c.nudges_stopped,
     users.c.unreachable_since,
+    users.c.phase,
+    users.c.phase_since,
+    users.c.plan,
+    users.c.recent,
 )
 THIS_USER = (
     users.c.platform == bindparam("who_platform"),
@@ -98,6 +102,10 @@ _SAVE_USER = (
         quiet_end=bindparam("new_quiet_end"),
         nudges_stopped=bindparam("new_nudges_stopped"),
         unreachable_since=bindparam("new_unreachable_since"),
+        phase=bindparam("new_phase"),
+        phase_since=bindparam("new_phase_since"),
+        plan=bindparam("new_plan"),
+        recent=bindparam("new_recent"),
         updated_at=bindparam("now"),
     )
 )
@@ -149,6 +157,10 @@ def profile_from_row(user: UserRef, row: Row[*tuple[Any, ...]]) -> Profile:
         quiet_end=parse_hhmm(row.quiet_end),
         nudges_stopped=bool(row.nudges_stopped),
         unreachable_since=aware(row.unreachable_since),
+        phase=row.phase or 1,
+        phase_since=aware(row.phase_since),
+        plan=row.plan or "",
+        recent=row.recent or "",
     )
 
 
@@ -207,6 +219,10 @@ class UserRepository:
                 "new_quiet_end": hhmm(profile.quiet_end),
                 "new_nudges_stopped": profile.nudges_stopped,
                 "new_unreachable_since": profile.unreachable_since,
+                "new_phase": profile.phase,
+                "new_phase_since": profile.phase_since,
+                "new_plan": profile.plan or None,
+                "new_recent": profile.recent or None,
                 "now": now,
             },
         )
@@ -303,6 +319,10 @@ def _export_user(connection: Connection, user: UserRef, cipher: Cipher) -> Expor
             ),
             "nudges_stopped": row.nudges_stopped,
             "unreachable_since": iso(aware(row.unreachable_since)),
+            "phase": row.phase,
+            "phase_since": iso(aware(row.phase_since)),
+            "planned_daily_steps": row.plan,
+            "recent_daily_steps": row.recent,
             "first_seen": iso(aware(row.created_at)),
             "last_changed": iso(aware(row.updated_at)),
         }

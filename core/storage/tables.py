@@ -46,6 +46,10 @@ users = Table(
     Column("quiet_end", String(5), nullable=True),
     Column("nudges_stopped", Boolean, nullable=False, default=False, server_default=false()),
     Column("unreachable_since", DateTime(timezone=True), nullable=True),
+    Column("phase", SmallInteger, nullable=True),
+    Column("phase_since", DateTime(timezone=True), nullable=True),
+    Column("plan", Text, nullable=True),
+    Column("recent", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("platform", "platform_user_id"),
@@ -266,3 +270,92 @@ ritual_turns = Table(
     UniqueConstraint("ritual_id", "user_id"),
 )
 """Which partner has finished their part of a ritual round, and when."""
+
+
+# ---------------------------------------------------------------------- the repair programme
+
+
+def _person() -> Column[int]:
+    """The ``user_id`` column of a row that belongs to one person and goes with them."""
+    return Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+action_log = Table(
+    "action_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("local_date", String(10), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("outcome", String(12), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_action_log_user", "user_id", "local_date"),
+)
+"""What a person did with a daily step (done, skipped, swapped), by their local date."""
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("local_date", String(10), nullable=False),
+    Column("text", Text, nullable=False, info=ENCRYPTED),
+    Column("kept", Boolean, nullable=True),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("user_id", "local_date"),
+)
+"""One small promise a day (``/promise``), in the person's words, and whether it was kept."""
+
+moments = Table(
+    "moments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("kind", String(12), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("text", Text, nullable=True, info=ENCRYPTED),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_moments_user", "user_id", "local_date"),
+)
+"""Appreciations (``/appreciate``) and hurtful moments (``/ouch``), for the 5:1 balance."""
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("week", String(8), nullable=False),
+    Column("score", SmallInteger, nullable=False),
+    Column("win", Text, nullable=True, info=ENCRYPTED),
+    Column("challenge", Text, nullable=True, info=ENCRYPTED),
+    Column("next_step", Text, nullable=True, info=ENCRYPTED),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "week"),
+)
+"""The weekly reflection (``/journal``): a score from 1 to 10 and three short answers."""
+
+program_notes = Table(
+    "program_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("note", String(32), nullable=False),
+    Column("text", Text, nullable=False, info=ENCRYPTED),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "note"),
+)
+"""Answers kept between the steps of a builder (``/apology``, ``/journal``), encrypted,
+removed when the builder finishes."""
+
+quiz_results = Table(
+    "quiz_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _person(),
+    Column("quiz", String(24), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_quiz_results_user", "user_id", "quiz"),
+)
+"""The outcome of a self-assessment or a lens quiz (never the single answers)."""

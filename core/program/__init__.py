@@ -1,0 +1,1 @@
+"""The repair programme: phases, the daily-step plan, tracking and builders (pure logic)."""

@@ -7,7 +7,6 @@ A fake clock and a real SQLite file (PostgreSQL too where the ``database`` fixtu
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,27 +22,24 @@ from core.flows.engine import FlowState
 from core.flows.payload import MAX_PAYLOAD_BYTES
 from core.flows.scope import state_key
 from core.profile import Profile, Situation
+from core.program.plan import decode_plan, decode_recent
 from core.schedule.kinds import ItemKind
 from core.schedule.local_time import next_due, spread_offset
 from core.service import CoachService
 from core.service.nudges import (
-    MICRO_ACTIONS,
-    MicroAction,
     NudgeDesk,
     NudgePress,
     NudgeVerb,
     SkipReason,
-    actions_for,
     decode_press,
     encode_press,
-    other_action,
-    pick_action,
 )
 from core.service.rituals import WEEKLY_BUTTON
+from core.service.tracking_desk import PROMISE_EVENING
 from core.storage import Database, StateRepository, UserRepository
 from core.storage.deliveries import Claimed
 from core.storage.subscriptions import SubscriptionRepository, person_key
-from core.storage.tables import users
+from core.storage.tables import action_log, users
 from core.timezones import resolve_timezone
 from core.types import Platform, Reply, UserRef
 from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, private_chat, said
@@ -451,7 +447,9 @@ async def test_nudge_buttons_work_mid_flow_without_changing_it(
     ]:
         assert keys_of(await service.handle(pressed(sam, encode_press(verb)))) == [expected]
     assert await state_of(sqlite_db, sam) == FlowState("settings", "menu")
-    assert await profile_of(sqlite_db, sam) == before
+    # A skip and a swap rebuild the daily-step plan; nothing else about Sam changes.
+    after = await profile_of(sqlite_db, sam)
+    assert replace(after, plan=before.plan, recent=before.recent) == before
     # The flow's own buttons still work afterwards.
     assert keys_of(await tap(service, sam, menu, "nothing")) == ["settings.unchanged"]
 
@@ -487,15 +485,15 @@ async def test_swap_gives_a_different_step_with_the_same_buttons(
         new = {p.action for p in presses if p}
         assert len(new) == 1 and current not in new
         (current,) = new
-        assert content.texts.render(f"nudges.action.{current}") in swapped.text
+        assert content.texts.render(f"actions.{current}.do") in swapped.text
     # The same press gives the same answer: a double tap does not flicker.
     first = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, "no_defend")))
     second = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, "no_defend")))
     assert first == second
 
 
-async def test_swap_in_safety_mode_offers_no_step(
-    service: CoachService, sqlite_db: Database
+async def test_swap_in_safety_mode_offers_a_step_just_for_them(
+    service: CoachService, sqlite_db: Database, content: Content
 ) -> None:
     sam = person()
     await onboard(service, sam)
@@ -503,8 +501,16 @@ async def test_swap_in_safety_mode_offers_no_step(
     await sqlite_db.run(
         lambda c: UserRepository(c).save(replace(profile, safety_mode=True, safety_since=NOW), NOW)
     )
-    replies = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, "appreciate")))
-    assert keys_of(replies) == [keys.NUDGE_HELD] and not replies[0].buttons
+    [reply] = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, "appreciate")))
+    assert reply.key == keys.NUDGE_SWAPPED
+    spec = content.program.action(action_of(reply))
+    assert spec is not None and spec.self_focused
+    # The plan was rebuilt for safety mode: every coming step is one for Sam alone.
+    plan = decode_plan((await profile_of(sqlite_db, sam)).plan)
+    assert plan.ids and plan.basis.endswith("1")
+    for action in plan.ids[1:]:
+        found = content.program.action(action)
+        assert found is not None and found.self_focused, action
 
 
 async def test_a_nudge_button_pressed_in_a_group_answers_privately(
@@ -514,6 +520,91 @@ async def test_a_nudge_button_pressed_in_a_group_answers_privately(
     await onboard(service, sam)
     replies = await service.handle(pressed(sam, encode_press(NudgeVerb.KEPT), group_chat()))
     assert keys_of(replies) == [keys.NUDGE_KEPT] and replies[0].private_to == sam
+
+
+async def logged(database: Database) -> list[tuple[str, str, str]]:
+    """Every action-log row: (local date, step, outcome)."""
+
+    def read(connection: Connection) -> list[tuple[str, str, str]]:
+        rows = connection.execute(action_log.select().order_by(action_log.c.id)).mappings()
+        return [(r["local_date"], r["action"], r["outcome"]) for r in rows]
+
+    return await database.run(read)
+
+
+async def morning_of(service: CoachService, database: Database, user: UserRef, day: str) -> str:
+    """The step a morning for ``user`` on local ``day`` shows, as the scheduler renders it."""
+    profile = await profile_of(database, user)
+    reply = service.nudges.render(claimed(ItemKind.MORNING, profile, day), NOW).reply
+    assert reply is not None
+    return action_of(reply)
+
+
+async def test_done_is_logged_once_and_asks_the_follow_up_question(
+    service: CoachService, sqlite_db: Database, content: Content
+) -> None:
+    sam = person()
+    await onboard(service, sam)
+    step = await morning_of(service, sqlite_db, sam, "2026-03-01")
+    for _ in range(2):  # a double tap notes it once
+        replies = await service.handle(pressed(sam, encode_press(NudgeVerb.DONE, step)))
+        assert keys_of(replies) == [keys.NUDGE_DONE]
+        assert content.texts.render(f"actions.{step}.ask") in replies[0].text
+    assert await logged(sqlite_db) == [("2026-03-01", step, "done")]
+
+
+async def test_skip_is_logged_and_keeps_todays_step_out_of_the_plan(
+    service: CoachService, sqlite_db: Database
+) -> None:
+    sam = person()
+    await onboard(service, sam)
+    step = await morning_of(service, sqlite_db, sam, "2026-03-01")
+    replies = await service.handle(pressed(sam, encode_press(NudgeVerb.SKIP, step)))
+    assert keys_of(replies) == [keys.NUDGE_SKIPPED]
+    assert await logged(sqlite_db) == [("2026-03-01", step, "skipped")]
+    plan = decode_plan((await profile_of(sqlite_db, sam)).plan)
+    today = date(2026, 3, 1).toordinal()
+    assert plan.start == today and plan.at(today) == step  # today's morning is unchanged
+    assert step not in plan.ids[1:]
+
+
+async def test_swap_shows_a_step_not_seen_lately_nor_planned_soon(
+    service: CoachService, sqlite_db: Database
+) -> None:
+    sam = person()
+    await onboard(service, sam)
+    today = date(2026, 3, 1).toordinal()
+    before = decode_plan((await profile_of(sqlite_db, sam)).plan)
+    step = await morning_of(service, sqlite_db, sam, "2026-03-01")
+    [swapped] = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, step)))
+    other = action_of(swapped)
+    assert other != step
+    assert other not in {before.at(day) for day in range(today - 45, today + 46)}
+    after = await profile_of(sqlite_db, sam)
+    plan = decode_plan(after.plan)
+    assert other not in {plan.at(day) for day in range(today + 1, today + 46)}
+    assert plan.at(today) == step  # a resend of this morning is still the same
+    assert (today, other, step) in {
+        (s.day, s.action, s.instead_of) for s in decode_recent(after.recent)
+    }
+    assert await logged(sqlite_db) == [("2026-03-01", step, "swapped")]
+    # A double tap gives the same step and changes nothing more.
+    again = await service.handle(pressed(sam, encode_press(NudgeVerb.SWAP, step)))
+    assert again == [swapped]
+    assert await profile_of(sqlite_db, sam) == after
+    assert len(await logged(sqlite_db)) == 1
+
+
+async def test_every_button_answer_is_short_and_fully_rendered(
+    service: CoachService, content: Content
+) -> None:
+    sam = person()
+    await onboard(service, sam)
+    for verb in NudgeVerb:
+        action = "appreciate" if verb in (NudgeVerb.DONE, NudgeVerb.SKIP, NudgeVerb.SWAP) else None
+        for reply in await service.handle(pressed(sam, encode_press(verb, action))):
+            assert reply.text.strip() and not re.search(r"\$[a-z_{]", reply.text), reply.key
+            assert len(reply.text) <= 800, reply.key
 
 
 @pytest.mark.parametrize(
@@ -539,22 +630,43 @@ async def test_malformed_nudge_payloads_are_stale(
     sam = person()
     await onboard(service, sam)
     before = await profile_of(sqlite_db, sam)
-    assert decode_press(payload) is None
+    assert service.nudges.decode(payload) is None
     replies = await service.handle(pressed(sam, payload))
     assert keys_of(replies) == [keys.STALE_BUTTON]
     assert await profile_of(sqlite_db, sam) == before
 
 
-def test_every_nudge_payload_is_short_and_reads_back() -> None:
+def test_every_nudge_payload_is_short_and_reads_back(desk: NudgeDesk, content: Content) -> None:
     payloads = [encode_press(NudgeVerb.KEPT), encode_press(NudgeVerb.NOT_TODAY)]
-    for action in MICRO_ACTIONS:
+    for action in content.program.actions:
         for verb in (NudgeVerb.DONE, NudgeVerb.SKIP, NudgeVerb.SWAP):
             payloads.append(encode_press(verb, action.id))
     for payload in payloads:
         assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
-        press = decode_press(payload)
-        assert press is not None
+        press = desk.decode(payload)
+        assert press is not None and decode_press(payload) == press
         assert encode_press(press.verb, press.action) == payload
+
+
+def test_the_step_ids_of_the_first_daily_steps_still_read(desk: NudgeDesk) -> None:
+    """Buttons under messages sent before the catalogue came still work."""
+    for old in [
+        "no_defend",
+        "no_blame",
+        "no_late_message",
+        "no_audience",
+        "give_space",
+        "slow_breath",
+        "own_it",
+        "get_curious",
+        "steady_yourself",
+        "keep_a_promise",
+        "appreciate",
+        "listen_ten",
+        "quiet_help",
+        "easier_evening",
+    ]:
+        assert desk.decode(encode_press(NudgeVerb.DONE, old)) == NudgePress(NudgeVerb.DONE, old)
 
 
 @given(st.text(max_size=80))
@@ -620,7 +732,7 @@ def test_morning_renders_a_step_with_done_skip_and_swap(desk: NudgeDesk, content
         content.texts.render(keys.NUDGE_BUTTON_SKIP),
         content.texts.render(keys.NUDGE_BUTTON_SWAP),
     ]
-    assert content.texts.render(f"nudges.action.{action_of(reply)}") in reply.text
+    assert content.texts.render(f"actions.{action_of(reply)}.do") in reply.text
 
 
 def test_morning_is_the_same_on_a_resend_and_never_yesterdays(desk: NudgeDesk) -> None:
@@ -641,38 +753,55 @@ def test_morning_is_the_same_on_a_resend_and_never_yesterdays(desk: NudgeDesk) -
                 previous = action
 
 
-def test_a_cycle_walks_through_every_step_once() -> None:
-    pool = MICRO_ACTIONS
-    start = date(2026, 1, 1).toordinal()
-    first_day = start - start % len(pool)  # the first day of a cycle
-    days = [date.fromordinal(first_day + n) for n in range(len(pool))]
-    picked = [pick_action(pool, "telegram:1", day).id for day in days]
-    assert sorted(picked) == sorted(a.id for a in pool)
+def test_without_a_plan_a_person_walks_their_phase_pool_without_repeats(
+    desk: NudgeDesk, content: Content
+) -> None:
+    """Someone set up before plans existed: a fixed walk, each step once per lap."""
+    pool = [a.id for a in content.program.actions if a.phase == 1]
+    assert len(pool) > 45
+    profile = onboarded()
+    assert profile.plan == ""
+    walked = []
+    for day in range(len(pool)):
+        local_date = (date(2026, 3, 1) + timedelta(days=day)).isoformat()
+        reply = desk.render(claimed(ItemKind.MORNING, profile, local_date), NOW).reply
+        assert reply is not None
+        walked.append(action_of(reply))
+    assert sorted(walked) == sorted(pool)
 
 
-def test_people_apart_only_get_steps_that_fit(desk: NudgeDesk) -> None:
+def test_people_apart_only_get_steps_that_fit(desk: NudgeDesk, content: Content) -> None:
+    allowed = {a.id for a in content.program.actions if a.mode == "solo"}
     for situation in (Situation.ON_A_BREAK, Situation.SEPARATED):
         profile = onboarded(situation=situation)
-        allowed = {a.id for a in MICRO_ACTIONS if not a.together_only}
-        assert {a.id for a in actions_for(profile)} == allowed
-        for day in range(30):
+        for day in range(60):
             local_date = (date(2026, 3, 1) + timedelta(days=day)).isoformat()
             reply = desk.render(claimed(ItemKind.MORNING, profile, local_date), NOW).reply
             assert reply is not None and action_of(reply) in allowed
-    assert len(actions_for(onboarded())) == len(MICRO_ACTIONS)
+    together = set()
+    for day in range(60):
+        local_date = (date(2026, 3, 1) + timedelta(days=day)).isoformat()
+        reply = desk.render(claimed(ItemKind.MORNING, onboarded(), local_date), NOW).reply
+        assert reply is not None
+        together.add(action_of(reply))
+    assert together - allowed  # people together also get steps done with their partner
 
 
-def test_swap_never_returns_the_same_step_or_todays() -> None:
-    day = date(2026, 3, 2)
-    for situation in Situation:
-        pool = actions_for(onboarded(situation=situation))
-        today = pick_action(pool, "telegram:9", day).id
-        for action in pool:
-            other = other_action(pool, "telegram:9", day, action.id)
-            assert other.id not in (action.id, today)
-    tiny = (MicroAction("a"), MicroAction("b"))
-    assert other_action(tiny, "p", day, "a").id == "b"
-    assert other_action(tiny, "p", day, "b").id == "a"
+def test_a_plan_step_that_no_longer_fits_is_never_shown(desk: NudgeDesk, content: Content) -> None:
+    """A plan built while together, rendered after a move apart the plan has not caught up
+    with (it catches up in the next turn): the morning still offers a solo step."""
+    together = [a.id for a in content.program.actions if a.mode == "together"][:3]
+    start = date(2026, 3, 2).toordinal()
+    plan = f"{start}:100:{','.join(together)}"
+    profile = onboarded(situation=Situation.SEPARATED, plan=plan)
+    for day in range(3):
+        local_date = (date(2026, 3, 2) + timedelta(days=day)).isoformat()
+        reply = desk.render(claimed(ItemKind.MORNING, profile, local_date), NOW).reply
+        assert reply is not None
+        spec = content.program.action(action_of(reply))
+        assert spec is not None and spec.mode == "solo"
+    with_plan = desk.render(claimed(ItemKind.MORNING, onboarded(plan=plan)), NOW).reply
+    assert with_plan is not None and action_of(with_plan) == together[0]
 
 
 def test_evening_weekly_and_break_end(desk: NudgeDesk, content: Content) -> None:
@@ -759,9 +888,10 @@ def test_every_nudge_text_exists_is_short_and_fully_rendered(
     texts = content.texts.by_key
     for key in keys.NUDGE_KEYS:
         assert key in texts
-    for action in MICRO_ACTIONS:
-        assert len(texts[action.key]) <= NUDGE_TEXT_LIMIT, action.id
-        assert "$" not in texts[action.key]
+    for action in content.program.actions:
+        for key in (action.do_key, action.ask_key):
+            assert len(texts[key]) <= NUDGE_TEXT_LIMIT, key
+            assert "$" not in texts[key]
     rendered: list[Reply] = []
     for kind in ItemKind:
         payload = (
@@ -771,8 +901,6 @@ def test_every_nudge_text_exists_is_short_and_fully_rendered(
         assert reply is not None
         rendered.append(reply)
     profile = onboarded()
-    for verb in NudgeVerb:
-        rendered += desk.press(NudgePress(verb, "appreciate"), profile, NOW)
     rendered += [desk.stop(profile)[0], desk.resume(replace(profile, nudges_stopped=True), NOW)[0]]
     rendered.append(desk.unreachable_notice(profile)[0])
     for reply in rendered:
@@ -786,15 +914,19 @@ def test_the_desk_refuses_content_without_a_step_text(content: Content) -> None:
     from core.content.catalog import Texts
 
     by_key = dict(content.texts.by_key)
-    del by_key["nudges.action.appreciate"]
+    del by_key["actions.appreciate.do"]
     broken = ContentType(
         locales={"en": Texts("en", by_key)},
         default_locale="en",
         flows=content.flows,
         command_groups=content.command_groups,
+        program=content.program,
     )
-    with pytest.raises(ContentError, match=re.escape("nudges.action.appreciate")):
+    with pytest.raises(ContentError, match=re.escape("actions.appreciate.do")):
         NudgeDesk(broken, "UTC")
+    no_catalogue = replace(broken, locales=content.locales, program=type(content.program)())
+    with pytest.raises(ContentError, match="no micro-actions"):
+        NudgeDesk(no_catalogue, "UTC")
 
 
 def test_when_next_matches_the_subscription(desk: NudgeDesk) -> None:
@@ -805,24 +937,44 @@ def test_when_next_matches_the_subscription(desk: NudgeDesk) -> None:
     assert desk.when_next(profile, NOW) == "tomorrow around 09:15"
 
 
-def test_a_cycle_order_is_a_fair_shuffle_for_any_pool_size() -> None:
-    for size in (1, 2, 3, 14, 40, 120):
-        pool = tuple(MicroAction(f"a{n}") for n in range(size))
-        for who in ("telegram:1", "discord:2"):
-            start = date(2026, 1, 1).toordinal()
-            first_day = start - start % size
-            picked = [
-                pick_action(pool, who, date.fromordinal(first_day + n)).id for n in range(size)
-            ]
-            assert sorted(picked) == sorted(a.id for a in pool)
-    # One digest per person and cycle still spreads the first step evenly over the pool.
-    day = date(2026, 3, 2)
-    firsts = Counter(pick_action(MICRO_ACTIONS, f"telegram:{n}", day).id for n in range(7000))
-    assert len(firsts) == len(MICRO_ACTIONS)
-    assert max(firsts.values()) < 2 * min(firsts.values())
-
-
 def test_the_weekly_reminder_carries_the_start_our_check_in_button(desk: NudgeDesk) -> None:
     reply = desk.render(claimed(ItemKind.WEEKLY, onboarded()), NOW).reply
     assert reply is not None
     assert [b.payload for b in reply.buttons] == [WEEKLY_BUTTON[1]]
+
+
+# --------------------------------------------------------------------------- a promise's evening
+
+
+@pytest.mark.parametrize(
+    ("changes", "on_break", "goes"),
+    [
+        ({}, False, True),
+        ({"safety_mode": True}, False, True),  # a promise to themselves: not a reconnect nudge
+        ({}, True, True),  # nor does a break hold it
+        ({"nudges_stopped": True}, False, False),
+        ({"unreachable_since": NOW}, False, False),
+    ],
+)
+def test_a_promise_evening_asks_unless_they_stopped_nudges(
+    desk: NudgeDesk, changes: dict[str, Any], on_break: bool, goes: bool
+) -> None:
+    item = replace(
+        claimed(ItemKind.EVENING, onboarded(**changes), payload={"promise": "2026-03-02"}),
+        on_break=on_break,
+    )
+    rendered = desk.render(item, NOW)
+    if not goes:
+        assert rendered.reply is None and rendered.reason is not None
+        return
+    assert rendered.reply is not None and rendered.reply.key == PROMISE_EVENING
+    assert [b.payload for b in rendered.reply.buttons] == [
+        "pr:kept:2026-03-02",
+        "pr:not:2026-03-02",
+    ]
+
+
+def test_a_garbled_promise_evening_is_not_sent(desk: NudgeDesk) -> None:
+    item = claimed(ItemKind.EVENING, onboarded(), payload={"promise": "someday"})
+    rendered = desk.render(item, NOW)
+    assert rendered.reply is None and rendered.reason is SkipReason.UNKNOWN_TEXT

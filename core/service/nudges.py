@@ -6,49 +6,78 @@ record. The buttons under a nudge carry everything they need (``n:<verb>[:<actio
 like the safety buttons, they work from any old message, in any state, without touching
 the conversation a person is in.
 
-The morning micro-actions are a small set of Mend's own (the full catalogue arrives with
-the repair programme): first "stop making it worse", then early, low-pressure connection.
-Each person walks their own shuffled order, one a day, so a resend on the same local day
-shows the same step and two days in a row never show the same one.
+The morning step comes from the micro-action catalogue (``content.program.actions``)
+through the person's stored plan (``core.program.plan``): rendering reads only the
+profile, so thousands of mornings render per second with no database access, and a resend
+on the same local day is identical. The plan is built and rebuilt in interactive turns
+(:meth:`DailySteps.refresh`), which have the database: the action log says what was done,
+skipped or swapped.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+
+from sqlalchemy import Connection
 
 from core import keys
 from core.content import Content, ContentError
+from core.content.program import ActionSpec
 from core.localtime import format_local_time
 from core.profile import Profile, Situation
+from core.program.phases import (
+    MIN_DAYS_IN_PHASE,
+    STEADY_WINDOW,
+    Signals,
+    programme_day,
+    suggest_next_phase,
+)
+from core.program.plan import (
+    AVOID_DAYS,
+    RECENT_DAYS,
+    REFILL_BELOW,
+    Catalogue,
+    Outcome,
+    Person,
+    Plan,
+    Shown,
+    build_plan,
+    decode_plan,
+    decode_recent,
+    encode_plan,
+    encode_recent,
+    fallback_step,
+    planned_step,
+    swap_for,
+)
 from core.safety.mode import Offer, may_offer
 from core.schedule.kinds import ItemKind
 from core.schedule.local_time import SPREAD, next_due, spread_offset
+from core.service.courier import Turn
 from core.service.rituals import WEEKLY_BUTTON
+from core.service.tracking_desk import PROMISE_PAYLOAD, render_promise_evening
+from core.storage.action_log import ActionLogRepository, journal_scores
 from core.storage.deliveries import Claimed
 from core.storage.subscriptions import person_key
 from core.timezones import resolve_timezone
 from core.types import Button, Reply, UserRef
 
 __all__ = [
-    "MICRO_ACTIONS",
     "PREFIX",
-    "MicroAction",
+    "SUGGEST_EVERY_DAYS",
+    "DailySteps",
     "NudgeDesk",
     "NudgePress",
     "NudgeVerb",
     "Rendered",
     "SkipReason",
-    "actions_for",
     "decode_press",
     "encode_press",
-    "other_action",
-    "pick_action",
+    "phase_move_payload",
 ]
 
 PREFIX = "n"
@@ -56,6 +85,12 @@ PREFIX = "n"
 
 _DEFAULT_DAILY_TIME = time(9, 0)
 """What the subscription uses when no time is chosen (``SubscriptionRepository.follow``)."""
+
+SUGGEST_EVERY_DAYS = 7
+"""After Done, a suggestion to move on comes at most once in this many days."""
+
+_ACTION_ID = re.compile(r"[a-z][a-z0-9_]{0,19}")
+"""The shape of a micro-action id (``ActionSpec.id``)."""
 
 
 class NudgeVerb(StrEnum):
@@ -74,49 +109,6 @@ class NudgeVerb(StrEnum):
 
 
 _ABOUT_AN_ACTION = frozenset({NudgeVerb.DONE, NudgeVerb.SKIP, NudgeVerb.SWAP})
-
-
-@dataclass(frozen=True, slots=True)
-class MicroAction:
-    """One small daily step.
-
-    Attributes:
-        id: stable identifier, carried in button payloads (keep it short and never reuse
-            it for a different step).
-        together_only: True for steps done with or for a partner one lives with; people
-            on a break or separated never get them.
-    """
-
-    id: str
-    together_only: bool = False
-
-    @property
-    def key(self) -> str:
-        """The content key of its text."""
-        return f"nudges.action.{self.id}"
-
-
-MICRO_ACTIONS: tuple[MicroAction, ...] = (
-    # Stop making it worse: fits anyone, whatever their situation.
-    MicroAction("no_defend"),
-    MicroAction("no_blame"),
-    MicroAction("no_late_message"),
-    MicroAction("no_audience"),
-    MicroAction("give_space"),
-    MicroAction("slow_breath"),
-    MicroAction("own_it"),
-    MicroAction("get_curious"),
-    MicroAction("steady_yourself"),
-    # Early, low-pressure connection: for people still together.
-    MicroAction("keep_a_promise", together_only=True),
-    MicroAction("appreciate", together_only=True),
-    MicroAction("listen_ten", together_only=True),
-    MicroAction("quiet_help", together_only=True),
-    MicroAction("easier_evening", together_only=True),
-)
-"""The daily micro-actions, until the repair programme brings its catalogue."""
-
-_BY_ID = {action.id: action for action in MICRO_ACTIONS}
 _APART = frozenset({Situation.ON_A_BREAK, Situation.SEPARATED})
 
 
@@ -139,7 +131,11 @@ def encode_press(verb: NudgeVerb, action: str | None = None) -> str:
 
 
 def decode_press(payload: str) -> NudgePress | None:
-    """Read a nudge payload, or None when ``payload`` is not a well-formed one."""
+    """Read a nudge payload, or None when ``payload`` is not a well-formed one.
+
+    Only the shape is checked here; :meth:`NudgeDesk.decode` also checks that the step
+    is in the catalogue.
+    """
     parts = payload.split(":")
     if len(parts) not in (2, 3) or parts[0] != PREFIX:
         return None
@@ -148,90 +144,271 @@ def decode_press(payload: str) -> NudgePress | None:
     except ValueError:
         return None
     if verb in _ABOUT_AN_ACTION:
-        if len(parts) != 3 or parts[2] not in _BY_ID:
+        if len(parts) != 3 or not _ACTION_ID.fullmatch(parts[2]):
             return None
         return NudgePress(verb, parts[2])
     return NudgePress(verb) if len(parts) == 2 else None
 
 
-def actions_for(profile: Profile) -> tuple[MicroAction, ...]:
-    """The micro-actions that fit a person's situation."""
-    if profile.situation in _APART:
-        return tuple(a for a in MICRO_ACTIONS if not a.together_only)
-    return MICRO_ACTIONS
+def phase_move_payload(phase: int) -> str:
+    """The payload of a "move to phase N" button (answered by the ``/phase`` desk)."""
+    return f"ph:set:{phase}"
 
 
-def _rank(seed: str, action: MicroAction) -> bytes:
-    return hashlib.blake2b(f"{seed}:{action.id}".encode(), digest_size=8).digest()
+def _apart(profile: Profile) -> bool:
+    return profile.situation in _APART
 
 
-@functools.cache
-def _entropy_bytes(size: int) -> int:
-    """Bytes of hash enough to shuffle ``size`` steps uniformly (log2(size!) + 64 bits)."""
-    return (math.ceil(math.lgamma(size + 1) / math.log(2)) + 64 + 7) // 8
+def _fits(spec: ActionSpec, profile: Profile) -> bool:
+    if profile.safety_mode and not spec.self_focused:
+        return False
+    return spec.mode == "solo" or profile.situation not in _APART
 
 
-def _entropy(seed: str, size: int) -> int:
-    """A stable pseudo-random integer of at least ``_entropy_bytes(size)`` bytes for ``seed``."""
-    need = _entropy_bytes(size)
-    data = seed.encode()
-    if need <= hashlib.blake2b.MAX_DIGEST_SIZE:
-        return int.from_bytes(hashlib.blake2b(data, digest_size=need).digest(), "big")
-    blocks = (need + hashlib.blake2b.MAX_DIGEST_SIZE - 1) // hashlib.blake2b.MAX_DIGEST_SIZE
-    joined = b"".join(
-        hashlib.blake2b(data, salt=n.to_bytes(8, "big")).digest() for n in range(blocks)
-    )
-    return int.from_bytes(joined, "big")
+class DailySteps:
+    """The catalogue, the plan and the words of daily steps.
 
+    Shared by :class:`NudgeDesk` (mornings and their buttons) and the ``/phase`` desk
+    (``/today``, choosing a phase).
 
-def _order(pool: Sequence[MicroAction], person: str, cycle: int) -> list[MicroAction]:
-    """The pool shuffled for one person and cycle: one digest, read as a Fisher-Yates walk.
+    Args:
+        content: the loaded content.
+        default_timezone: the zone for people who have not chosen one.
 
-    The digest is a number with at least 64 bits more than ``len(pool)!`` needs, so taking
-    its digits in the mixed radix ``len(pool), len(pool) - 1, …`` picks every ordering of
-    the pool (as given) with practically equal chance, at one hash per person and cycle
-    instead of one per step.
+    Raises:
+        ContentError: if the catalogue is empty, has no self-focused step (all safety
+            mode offers), or a step has no text.
     """
-    order = list(pool)
-    number = _entropy(f"{person}:{cycle}", len(order))
-    for last in range(len(order) - 1, 0, -1):
-        number, other = divmod(number, last + 1)
-        order[last], order[other] = order[other], order[last]
-    return order
 
+    def __init__(self, content: Content, default_timezone: str) -> None:
+        self._texts = content.texts
+        self._default_timezone = default_timezone
+        self.catalogue = Catalogue(content.program.actions)
+        self._made: dict[str, tuple[str, str, tuple[Button, ...]]] = {}
+        problems = [
+            f"code: text key {key!r} is missing"
+            for a in self.catalogue.actions
+            for key in (a.do_key, a.ask_key)
+            if key not in self._texts.by_key
+        ]
+        if not self.catalogue.actions:
+            problems.append("program/actions.yaml: there are no micro-actions")
+        elif not any(a.self_focused for a in self.catalogue.actions):
+            problems.append("program/actions.yaml: no self-focused step for safety mode")
+        if problems:
+            raise ContentError(problems)
 
-def pick_action(pool: Sequence[MicroAction], person: str, day: date) -> MicroAction:
-    """The step for ``person`` on local ``day``: the same on every call, never yesterday's.
+    # ------------------------------------------------------------------ days and people
 
-    Days run through the pool in cycles, each cycle in its own shuffled order per person,
-    so every step comes once before any comes again. When a new cycle would open with the
-    step the last one ended on, its first two swap places.
-    """
-    if not pool:
-        raise ValueError("no micro-actions to pick from")
-    size = len(pool)
-    cycle, index = divmod(day.toordinal(), size)
-    order = _order(pool, person, cycle)
-    # Only the first two places of a cycle can be touched by the swap below.
-    if size >= 3 and index < 2 and order[0] == _order(pool, person, cycle - 1)[-1]:
-        order[0], order[1] = order[1], order[0]
-    return order[index]
+    def zone(self, profile: Profile) -> tzinfo:
+        """The person's time zone."""
+        return resolve_timezone(profile.timezone or self._default_timezone)
 
+    def today(self, profile: Profile, now: datetime) -> date:
+        """The person's local date at ``now``."""
+        return now.astimezone(self.zone(profile)).date()
 
-def other_action(pool: Sequence[MicroAction], person: str, day: date, current: str) -> MicroAction:
-    """A different step than ``current`` for a swap, steering clear of today's own pick.
+    def first_day(self, profile: Profile, today: date) -> date:
+        """The local day their programme began (set-up), or ``today`` before set-up."""
+        if profile.onboarded_at is None:
+            return today
+        return min(today, profile.onboarded_at.astimezone(self.zone(profile)).date())
 
-    The same press gives the same answer, so a double tap cannot flicker between steps.
-    Only a pool of one can give ``current`` back.
-    """
-    today = pick_action(pool, person, day).id
-    choices = (
-        [a for a in pool if a.id not in (current, today)]
-        or [a for a in pool if a.id != current]
-        or list(pool)
-    )
-    seed = f"{person}:{day.isoformat()}:{current}"
-    return min(choices, key=lambda action: _rank(seed, action))
+    def person(self, profile: Profile, today: date) -> Person:
+        """The facts about ``profile`` the plan follows."""
+        return Person(
+            key=person_key(profile.user),
+            first_day=self.first_day(profile, today).toordinal(),
+            phase=profile.phase,
+            apart=_apart(profile),
+            safe=profile.safety_mode,
+        )
+
+    # ------------------------------------------------------------------ which step
+
+    def planned(self, profile: Profile, day: date) -> ActionSpec:
+        """The step of local ``day``: a pure function of the stored profile.
+
+        The plan's entry for the day; for a day it does not cover (no plan yet, a step
+        since removed, or one that no longer suits the person) a fixed per-person walk
+        through their pool (:func:`core.program.plan.fallback_step`).
+        """
+        ordinal = day.toordinal()
+        action = planned_step(profile.plan, ordinal) if profile.plan else None
+        if action is None and profile.recent:  # a day before the plan: what it showed then
+            action = next(
+                (
+                    s.action
+                    for s in decode_recent(profile.recent)
+                    if s.day == ordinal and not s.instead_of
+                ),
+                None,
+            )
+        spec = self.catalogue.by_id.get(action) if action is not None else None
+        if spec is not None and _fits(spec, profile):
+            return spec
+        pool = self.catalogue.fallback_pool(
+            apart=_apart(profile), safe=profile.safety_mode, phase=profile.phase
+        )
+        return fallback_step(pool, person_key(profile.user), ordinal)
+
+    def shown_today(self, profile: Profile, now: datetime) -> ActionSpec:
+        """Today's step for ``/today``: the last one a swap showed today, else the plan's."""
+        today = self.today(profile, now)
+        ordinal = today.toordinal()
+        swapped = [s for s in decode_recent(profile.recent) if s.day == ordinal and s.instead_of]
+        for shown in reversed(swapped):
+            spec = self.catalogue.by_id.get(shown.action)
+            if spec is not None and _fits(spec, profile):
+                return spec
+        return self.planned(profile, today)
+
+    # ------------------------------------------------------------------ the plan
+
+    def refresh(
+        self, connection: Connection, before: Profile, after: Profile, now: datetime
+    ) -> Profile:
+        """``after`` with its plan rebuilt when the turn calls for it; else ``after`` itself.
+
+        The service calls this at the end of every turn. A plan is (re)built for someone
+        set up when there is none yet (set-up has just finished), when it was built for
+        another phase, situation (together or apart) or safety mode than theirs now,
+        however that changed, and when fewer than
+        :data:`~core.program.plan.REFILL_BELOW` days are left. ``before`` is the profile
+        as the turn found it: a plan the turn already rebuilt passes these checks.
+        """
+        if not after.onboarded:
+            return after
+        plan = decode_plan(after.plan)
+        today = self.today(after, now)
+        fresh = (
+            before.onboarded
+            and plan.basis == self.person(after, today).basis
+            and plan.days_left(today.toordinal()) >= REFILL_BELOW
+        )
+        return after if fresh else self.rebuild(connection, after, now)
+
+    def rebuild(self, connection: Connection, profile: Profile, now: datetime) -> Profile:
+        """``profile`` with a new plan from today (today's step stays as it was)."""
+        today = self.today(profile, now)
+        person = self.person(profile, today)
+        log = ActionLogRepository(connection).since(
+            profile.user, today - timedelta(days=AVOID_DAYS)
+        )
+        plan, recent = build_plan(
+            person,
+            today.toordinal(),
+            self.catalogue,
+            self._plan_so_far(profile, person, today),
+            decode_recent(profile.recent),
+            log,
+        )
+        return replace(profile, plan=encode_plan(plan), recent=encode_recent(recent))
+
+    def _plan_so_far(self, profile: Profile, person: Person, today: date) -> Plan:
+        """The stored plan; for someone without one, the steps the fallback showed them."""
+        plan = decode_plan(profile.plan)
+        if plan.ids or profile.onboarded_at is None:
+            return plan
+        first = max(person.first_day, today.toordinal() - RECENT_DAYS)
+        ids = tuple(
+            self.planned(profile, date.fromordinal(day)).id
+            for day in range(first, today.toordinal() + 1)
+        )
+        return Plan(first, ids)
+
+    def swap(
+        self, connection: Connection, profile: Profile, current: str, now: datetime
+    ) -> tuple[ActionSpec, Profile]:
+        """Another step instead of ``current``, and the profile with the swap remembered.
+
+        The same swap pressed again gives the same step and changes nothing more.
+        """
+        today = self.today(profile, now)
+        ordinal = today.toordinal()
+        recent = decode_recent(profile.recent)
+        again = next((s for s in recent if s.day == ordinal and s.instead_of == current), None)
+        if again is not None and again.action in self.catalogue.by_id:
+            return self.catalogue.by_id[again.action], profile
+        repository = ActionLogRepository(connection)
+        person = self.person(profile, today)
+        log = repository.since(profile.user, today - timedelta(days=AVOID_DAYS))
+        plan = self._plan_so_far(profile, person, today)
+        spec = swap_for(person, ordinal, self.catalogue, plan, recent, log, current)
+        if spec is None:  # an empty catalogue is refused at start; never reached
+            spec = self.planned(profile, today)
+        repository.record(profile.user, today, current, Outcome.SWAPPED, now)
+        remembered = replace(
+            profile, recent=encode_recent((*recent, Shown(ordinal, spec.id, current)))
+        )
+        return spec, self.rebuild(connection, remembered, now)
+
+    def record(
+        self, connection: Connection, profile: Profile, action: str, outcome: Outcome, now: datetime
+    ) -> bool:
+        """Note what they did with a step, on their local date; False if already noted."""
+        return ActionLogRepository(connection).record(
+            profile.user, self.today(profile, now), action, outcome, now
+        )
+
+    # ------------------------------------------------------------------ moving on
+
+    def suggestion(self, connection: Connection, profile: Profile, now: datetime) -> int | None:
+        """The phase their check-ins suggest moving on to, or None.
+
+        Never in safety mode. Reads the action log and, when there are any, their weekly
+        reflection scores (:func:`core.program.phases.suggest_next_phase`).
+        """
+        if profile.onboarded_at is None or profile.safety_mode:
+            return None
+        zone = self.zone(profile)
+        today = now.astimezone(zone).date()
+        entered = (profile.phase_since or profile.onboarded_at).astimezone(zone).date()
+        days_in_phase = max(0, (today - entered).days)
+        signals = Signals(
+            phase=profile.phase,
+            days_in_phase=days_in_phase,
+            programme_day=programme_day(self.first_day(profile, today), today),
+        )
+        if (
+            days_in_phase < MIN_DAYS_IN_PHASE
+            or suggest_next_phase(replace(signals, done_days=STEADY_WINDOW, scores=(10, 10)))
+            is None
+        ):
+            return None  # not possible whatever the check-ins say: no query needed
+        window = min(STEADY_WINDOW, days_in_phase)
+        done = ActionLogRepository(connection).done_days(
+            profile.user, today - timedelta(days=window - 1)
+        )
+        since = profile.phase_since or profile.onboarded_at
+        scores = journal_scores(connection, profile.user, since)
+        return suggest_next_phase(replace(signals, done_days=done, scores=scores))
+
+    # ------------------------------------------------------------------ words
+
+    def step(self, key: str, profile: Profile, spec: ActionSpec) -> Reply:
+        """A message showing ``spec`` (its text as ``$action``) with Done, Skip and Swap."""
+        text, _ask, buttons = self._words(spec)
+        values = {**profile.placeholders(self._default_timezone), "action": text}
+        return Reply(text=self._texts.render(key, values), key=key, buttons=buttons)
+
+    def ask(self, spec: ActionSpec) -> str:
+        """The step's follow-up question."""
+        return self._words(spec)[1]
+
+    def _words(self, spec: ActionSpec) -> tuple[str, str, tuple[Button, ...]]:
+        made = self._made.get(spec.id)
+        if made is None:  # texts and buttons depend on the step alone: made once each
+            buttons = tuple(
+                Button(self._texts.render(label), encode_press(verb, spec.id))
+                for label, verb in _STEP_BUTTONS
+            )
+            made = self._made[spec.id] = (
+                self._texts.render(spec.do_key),
+                self._texts.render(spec.ask_key),
+                buttons,
+            )
+        return made
 
 
 class SkipReason(StrEnum):
@@ -295,7 +472,7 @@ class NudgeDesk:
             read when the item is claimed) are held.
 
     Raises:
-        ContentError: if a micro-action has no text.
+        ContentError: if the micro-action catalogue is empty or a step has no text.
     """
 
     def __init__(
@@ -308,10 +485,7 @@ class NudgeDesk:
         self._texts = content.texts
         self._default_timezone = default_timezone
         self._couples = couples
-        self._steps: dict[str, tuple[str, tuple[Button, ...]]] = {}
-        missing = [a.key for a in MICRO_ACTIONS if a.key not in self._texts.by_key]
-        if missing:
-            raise ContentError([f"code: text key {key!r} is missing" for key in missing])
+        self.steps = DailySteps(content, default_timezone)
 
     # ------------------------------------------------------------------ timed items
 
@@ -329,15 +503,23 @@ class NudgeDesk:
             if rendered is not None:
                 return rendered
         profile = item.profile
+        if item.kind is ItemKind.EVENING and PROMISE_PAYLOAD in item.payload:
+            # The person asked for this question with /promise: a break or safety mode
+            # does not hold it (it is about a promise to themselves), /stop does.
+            reason = self._held(item, profile, asked_for=True)
+            if reason is not None:
+                return Rendered(None, reason)
+            asked = render_promise_evening(item, self._texts, self._default_timezone)
+            return Rendered(asked, None if asked else SkipReason.UNKNOWN_TEXT)
         if item.kind in _NUDGES:
             reason = self._held(item, profile)
             if reason is not None:
                 return Rendered(None, reason)
         someone = profile or Profile(user=UserRef(item.platform, ""))
         if item.kind is ItemKind.MORNING:
-            day = _local_date(item.local_date) or self._today(someone, now)
-            action = pick_action(actions_for(someone), person_key(someone.user), day)
-            return Rendered(self._step(keys.NUDGE_MORNING, someone, action))
+            day = _local_date(item.local_date) or self.steps.today(someone, now)
+            spec = self.steps.planned(someone, day)
+            return Rendered(self.steps.step(keys.NUDGE_MORNING, someone, spec))
         if item.kind is ItemKind.EVENING:
             buttons = (
                 (keys.NUDGE_BUTTON_KEPT, encode_press(NudgeVerb.KEPT)),
@@ -355,7 +537,14 @@ class NudgeDesk:
             return Rendered(None, SkipReason.UNKNOWN_TEXT)
         return Rendered(self._say(key, someone))
 
-    def _held(self, item: Claimed, profile: Profile | None) -> SkipReason | None:
+    def _held(
+        self, item: Claimed, profile: Profile | None, *, asked_for: bool = False
+    ) -> SkipReason | None:
+        """Why a nudge must not go out now, or None.
+
+        ``asked_for`` items skip the safety-mode and break checks: the person asked for
+        them, about themselves.
+        """
         if profile is None:
             return SkipReason.NO_PERSON
         if not profile.onboarded:
@@ -364,6 +553,8 @@ class NudgeDesk:
             return SkipReason.STOPPED
         if profile.unreachable_since is not None:
             return SkipReason.UNREACHABLE
+        if asked_for:
+            return None
         if not may_offer(profile, Offer.RECONNECT_NUDGE):
             return SkipReason.SAFETY_MODE
         if item.on_break:
@@ -372,18 +563,72 @@ class NudgeDesk:
 
     # ------------------------------------------------------------------ buttons
 
-    def press(self, press: NudgePress, profile: Profile, now: datetime) -> list[Reply]:
-        """The answer to a nudge button; nothing about the person changes."""
-        if press.verb is not NudgeVerb.SWAP:
-            return [self._say(_ANSWERS[press.verb], profile)]
-        if not profile.onboarded:
-            return [self._say(keys.NUDGES_NOT_SET_UP, profile)]
-        if not may_offer(profile, Offer.RECONNECT_NUDGE):
-            return [self._say(keys.NUDGE_HELD, profile)]
-        day = self._today(profile, now)
-        person = person_key(profile.user)
-        action = other_action(actions_for(profile), person, day, press.action or "")
-        return [self._step(keys.NUDGE_SWAPPED, profile, action)]
+    def decode(self, payload: str) -> NudgePress | None:
+        """Read a nudge payload; None unless well formed and about a step that exists."""
+        press = decode_press(payload)
+        if press is None or (
+            press.action is not None and press.action not in self.steps.catalogue.by_id
+        ):
+            return None
+        return press
+
+    def press(self, press: NudgePress, turn: Turn) -> tuple[list[Reply], Profile]:
+        """The answer to a nudge button, and the profile after it.
+
+        Done, skip and swap are noted in the action log under the person's local date
+        (a double tap notes once). Done answers with the step's follow-up question to
+        think over, and now and then a gentle word that the next phase may be near. A
+        skip or a swap rebuilds the plan, so the step (and a theme skipped often) steps
+        back. A swap shows a step not seen lately; in safety mode one just for the person.
+        """
+        profile, now = turn.profile, turn.now
+        spec = self.steps.catalogue.by_id.get(press.action or "")
+        if press.verb is NudgeVerb.SWAP:
+            if not profile.onboarded or spec is None:
+                return [self._say(keys.NUDGES_NOT_SET_UP, profile)], profile
+            other, swapped = self.steps.swap(turn.connection, profile, spec.id, now)
+            return [self.steps.step(keys.NUDGE_SWAPPED, swapped, other)], swapped
+        if press.verb is NudgeVerb.DONE:
+            ask = self.steps.ask(spec) if spec is not None else ""
+            replies = [self._say(keys.NUDGE_DONE, profile, ask=ask)]
+            if profile.onboarded and spec is not None:
+                self.steps.record(turn.connection, profile, spec.id, Outcome.DONE, now)
+                replies += self._suggestion(turn)
+            return replies, profile
+        if press.verb is NudgeVerb.SKIP and profile.onboarded and spec is not None:
+            self.steps.record(turn.connection, profile, spec.id, Outcome.SKIPPED, now)
+            rebuilt = self.steps.rebuild(turn.connection, profile, now)
+            return [self._say(keys.NUDGE_SKIPPED, rebuilt)], rebuilt
+        return [self._say(_ANSWERS[press.verb], profile)], profile
+
+    def _suggestion(self, turn: Turn) -> list[Reply]:
+        """A gentle word about the next phase, at most once in :data:`SUGGEST_EVERY_DAYS`."""
+        profile, now = turn.profile, turn.now
+        phase = self.steps.suggestion(turn.connection, profile, now)
+        if phase is None:
+            return []
+        repository = ActionLogRepository(turn.connection)
+        last = repository.last(profile.user, Outcome.SUGGESTED)
+        today = self.steps.today(profile, now)
+        if last is not None and (today - last).days < SUGGEST_EVERY_DAYS:
+            return []
+        repository.record(profile.user, today, f"phase_{phase}", Outcome.SUGGESTED, now)
+        values = {
+            **profile.placeholders(self._default_timezone),
+            "phase_number": str(phase),
+            "phase_name": self._texts.render(f"phase.{phase}.name"),
+        }
+        button = Button(
+            self._texts.render(keys.PHASE_BUTTON_MOVE, values), phase_move_payload(phase)
+        )
+        text = self._texts.render(keys.PHASE_SUGGEST_AFTER_DONE, values)
+        return [Reply(text=text, key=keys.PHASE_SUGGEST_AFTER_DONE, buttons=(button,))]
+
+    def refresh_plan(
+        self, connection: Connection, before: Profile, after: Profile, now: datetime
+    ) -> Profile:
+        """The service's end-of-turn hook: see :meth:`DailySteps.refresh`."""
+        return self.steps.refresh(connection, before, after, now)
 
     # ------------------------------------------------------------------ /stop and /resume
 
@@ -453,33 +698,16 @@ class NudgeDesk:
 
     # ------------------------------------------------------------------ helpers
 
-    def _today(self, profile: Profile, now: datetime) -> date:
-        zone = resolve_timezone(profile.timezone or self._default_timezone)
-        return now.astimezone(zone).date()
-
-    def _step(self, key: str, profile: Profile, action: MicroAction) -> Reply:
-        steps = self._steps.get(action.id)
-        if steps is None:  # texts and buttons depend on the action alone: made once each
-            made = tuple(
-                Button(self._texts.render(label), encode_press(verb, action.id))
-                for label, verb in _STEP_BUTTONS
-            )
-            steps = self._steps[action.id] = (self._texts.render(action.key, {}), made)
-        text, buttons = steps
-        return self._say(key, profile, made=buttons, action=text)
-
     def _say(
         self,
         key: str,
         profile: Profile,
         *,
         buttons: Sequence[tuple[str, str]] = (),
-        made: tuple[Button, ...] = (),
         **extra: str,
     ) -> Reply:
         values = {**profile.placeholders(self._default_timezone), **extra}
-        if buttons:
-            made = tuple(Button(self._texts.render(label), payload) for label, payload in buttons)
+        made = tuple(Button(self._texts.render(label), payload) for label, payload in buttons)
         return Reply(text=self._texts.render(key, values), key=key, buttons=made)
 
 

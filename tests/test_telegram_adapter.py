@@ -434,6 +434,21 @@ async def test_a_file_goes_privately_after_its_text(content: Content, where: str
     assert calls[1].files == {"document": ("mend-export.json", EXPORT.data, "application/json")}
 
 
+async def test_a_chart_goes_as_a_photo_so_it_shows_inline(content: Content) -> None:
+    chart = Attachment("progress.png", b"\x89PNG\r\n\x1a\nfake", "image/png")
+
+    def with_chart(event: IncomingEvent) -> list[Reply]:
+        return [Reply(text="your weeks", key="test.chart", attachment=chart)]
+
+    async with stubbed(Scripted(with_chart), content) as bot:
+        calls = await bot.feed(tg.message_update(ROBIN, private(ROBIN_ID), "/progress"))
+    assert [(c.method, int(c.params["chat_id"])) for c in calls] == [
+        ("sendMessage", ROBIN_ID),
+        ("sendPhoto", ROBIN_ID),
+    ]
+    assert calls[1].files == {"photo": ("progress.png", chart.data, "image/png")}
+
+
 async def test_a_file_for_a_group_chat_is_never_sent_there(
     content: Content, caplog: pytest.LogCaptureFixture
 ) -> None:

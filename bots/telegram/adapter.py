@@ -246,7 +246,12 @@ class TelegramAdapter:
                 )
             )
         if reply.attachment is not None:
-            if chat.is_private:
+            if chat.is_private and reply.attachment.mime == "image/png":
+                picture = _input_file(reply.attachment)  # a chart: shown inline
+                requests.append(
+                    lambda: bot.send_photo(chat.chat_id, photo=picture, message_thread_id=thread)
+                )
+            elif chat.is_private:
                 document = _input_file(reply.attachment)
                 requests.append(
                     lambda: bot.send_document(

@@ -191,7 +191,15 @@ def test_slash_commands_follow_content(content: Content) -> None:
     assert mapping.slash_commands(content) == expected
     assert all(1 <= len(c.description) <= 100 for c in expected)  # Discord's limits
     with_options = [c for c in expected if c.option is not None]
-    assert {c.name for c in with_options} == {"pair", "codeword", "pause"}
+    assert {c.name for c in with_options} == {
+        "pair",
+        "codeword",
+        "pause",
+        "draft",
+        "promise",
+        "appreciate",
+        "ouch",
+    }
     assert all(1 <= len(c.option_description or "") <= 100 for c in with_options)
     assert all(re.fullmatch(r"[a-z0-9_-]{1,32}", c.name) for c in expected)
 

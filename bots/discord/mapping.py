@@ -30,7 +30,15 @@ _CUSTOM_ID = re.compile(CUSTOM_ID_TEMPLATE)
 _PLAIN_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
-SLASH_OPTIONS: dict[str, str] = {"pair": "code", "codeword": "word", "pause": "length"}
+SLASH_OPTIONS: dict[str, str] = {
+    "pair": "code",
+    "codeword": "word",
+    "pause": "length",
+    "draft": "message",
+    "promise": "promise",
+    "appreciate": "what",
+    "ouch": "what",
+}
 """Commands that take one optional text option on Discord, and the option's name.
 
 ``/pair code:K7M2QX9P`` reaches the core as ``/pair K7M2QX9P``; the option's description

@@ -111,6 +111,11 @@ def _instant(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+WAIT_STEP = timedelta(minutes=30)
+"""The longest the console's clock jumps between two scheduler ticks during ``/wait``
+(shorter than every grace window, so nothing due in a wait is skipped as stale)."""
+
+
 def _read_line() -> str | None:
     try:
         return input("> ")
@@ -126,11 +131,20 @@ async def _chat(
     )
 
     async def pass_time(by: timedelta) -> None:
-        """Let ``by`` pass, then deliver what the scheduler would have sent meanwhile."""
-        clock.advance(by)
-        await scheduler.tick()
-        while await sender.drain_once():
-            pass
+        """Let ``by`` pass, delivering what the scheduler would have sent meanwhile.
+
+        Time moves in steps of at most :data:`WAIT_STEP`, each with a tick, so a long
+        wait delivers each day's items in their own window (a morning step at 08:00, not
+        skipped as stale because the wait ended after noon).
+        """
+        left = by
+        while left > timedelta(0):
+            step = min(left, WAIT_STEP)
+            clock.advance(step)
+            left -= step
+            await scheduler.tick()
+            while await sender.drain_once():
+                pass
 
     console = ConsoleChat(
         core.service,

@@ -122,3 +122,15 @@ def test_a_text_for_no_action_fails_the_load(tree: Path) -> None:
     data["actions"]["ghost_step"] = {"do": "Something new.", "ask": "Did it happen?"}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert "'actions.ghost_step.do' belongs to no action" in _problems(tree)
+
+
+def test_safety_mode_never_gets_a_step_framed_around_repair(content: Content) -> None:
+    framed = [a for a in content.program.actions if a.repair_framed]
+    assert framed, "the catalogue marks steps that assume a relationship being repaired"
+    assert not any(a.self_focused for a in framed)
+    texts = content.texts.by_key
+    for action in content.program.actions:
+        if action.self_focused:  # what safety mode offers: not how to argue, not about them
+            words = texts[action.do_key].lower()
+            for framing in ("talk gets", "heats up", "heated", "their phone", "raising anything"):
+                assert framing not in words, (action.id, framing)

@@ -51,6 +51,9 @@ class ActionSpec(BaseModel):
         effort: about how many minutes it takes.
         mode: ``solo`` (fits anyone, also someone apart from their partner) or
             ``together`` (done with or for the partner).
+        repair_framed: its words assume a relationship being repaired (arguments, giving
+            the partner space, their phone): never offered in safety mode, where it could
+            read as self-blame to someone afraid of their partner.
     """
 
     model_config = _STRICT
@@ -60,6 +63,7 @@ class ActionSpec(BaseModel):
     theme: Theme
     effort: Literal[2, 10, 30]
     mode: Literal["solo", "together"]
+    repair_framed: bool = False
 
     @property
     def do_key(self) -> str:
@@ -74,7 +78,7 @@ class ActionSpec(BaseModel):
     @property
     def self_focused(self) -> bool:
         """True for a step a person takes alone, for themselves (safety mode's only kind)."""
-        return self.mode == "solo" and self.theme in SELF_FOCUSED
+        return self.mode == "solo" and self.theme in SELF_FOCUSED and not self.repair_framed
 
 
 class ActionsFile(BaseModel):

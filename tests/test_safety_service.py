@@ -348,3 +348,28 @@ async def test_in_a_group_a_tentative_check_goes_only_to_the_writer(
     # Chatter not meant for Mend is left alone on a guess.
     chatter = said(alex, "long day, talk later", group, addressed=False)
     assert await service.handle(chatter) == []
+
+
+@pytest.mark.parametrize("command", ["/draft", "/ouch", "/appreciate", "/promise"])
+async def test_words_after_a_free_text_command_pass_the_safety_screen(
+    service: CoachService, command: str
+) -> None:
+    sam = person()
+    await onboard(service, sam, zone="London")
+    replies = await service.handle(said(sam, f"{command} {SELF_HARM}"))
+    assert [r.key for r in replies] == [
+        keys.SAFETY_ACK_SELF_HARM,
+        keys.RESOURCES_HEADER_COUNTRY,
+        keys.SAFETY_CHECK,
+    ]
+
+
+@pytest.mark.parametrize("line", ["/codeword safe", "/codeword knife", "/pause 20m"])
+async def test_a_commands_own_arguments_are_not_read_as_a_disclosure(
+    service: CoachService, line: str
+) -> None:
+    sam = person()
+    await onboard(service, sam, zone="London")
+    replies = await service.handle(said(sam, line))
+    got = [r.key for r in replies]
+    assert not any(k.startswith(("safety.", "resources.")) for k in got), got

@@ -76,6 +76,9 @@ class CommandSpec(BaseModel):
     name: str = Field(pattern=IDENT)
     description: str
     where: Literal["private", "group", "everywhere"] = "everywhere"
+    free_text: bool = False
+    """The words after the command are a person's own text (``/draft …``): they pass the
+    safety screen like a message. Other commands' arguments (a length, a code) do not."""
 
 
 class CommandGroupSpec(BaseModel):

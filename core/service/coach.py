@@ -27,6 +27,7 @@ from core.schedule.kinds import ItemKind
 from core.service.breaks import BreakDesk
 from core.service.courier import CoupleDesk, CoupleHandler, Courier, Turn
 from core.service.desk import DeskKit
+from core.service.draft_desk import DRAFT_FLOW
 from core.service.locks import KeyedLocks
 from core.service.nudges import NudgeDesk, NudgePress, Rendered, SkipReason
 from core.service.pairing import PairingDesk, is_invite_start
@@ -64,17 +65,25 @@ SAFE_FLOWS = frozenset({SAFETY_PLAN})
 """Flows where a flagged answer is kept rather than interrupting: the person is already
 writing about hard moments, with help on screen (a message about danger right now still
 interrupts)."""
+UNSCOPED_FLOWS = frozenset({DRAFT_FLOW})
+"""Flows whose typed answer is a message meant for someone else (a draft to a partner):
+"are you a robot?" in it is not a question for Mend, so it is never answered as one."""
 EXPORT_FILENAME = "mend-export.json"
 
 Handler = Callable[[IncomingEvent, Profile, FlowState | None, datetime], StepResult]
 _NOT_SCREENED = Screening(Category.NONE, ())
 
 
-def _free_text_of(event: IncomingEvent) -> str:
-    """What the safety screen reads: a message, or the words typed after a command."""
+def _free_text_of(event: IncomingEvent, content: Content) -> str:
+    """What the safety screen reads: a message, or the words after a ``free_text`` command.
+
+    A person's own words after ``/draft`` or ``/ouch`` are screened like any message; a
+    command's length, code or code word (``/pause 20m``, ``/codeword safe``) is not.
+    """
     if event.kind is EventKind.TEXT:
         return event.text
-    if event.kind is EventKind.COMMAND:
+    spec = content.commands.get(event.command or "")
+    if event.kind is EventKind.COMMAND and spec is not None and spec.free_text:
         return " ".join(event.args)
     return ""
 
@@ -197,7 +206,7 @@ class CoachService:
             return []
         # The safety screen runs first, on every free-text message, even group chatter
         # not meant for Mend: a disclosure there still deserves a careful answer.
-        screening = screen(_free_text_of(event))
+        screening = screen(_free_text_of(event, self._content))
         # Group chatter not meant for Mend is answered only when a cue is sure: a guess of
         # the learned model is not reason enough to speak up uninvited.
         sure = screening.is_hit and not screening.tentative
@@ -423,7 +432,8 @@ class CoachService:
         paused = self._breaks.codeword(replace(turn, profile=profile))
         if paused is not None:
             return paused
-        question = scope_question(event.text)
+        unscoped = state is not None and state.flow in UNSCOPED_FLOWS
+        question = None if unscoped else scope_question(event.text)
         if question is not None:
             key = (
                 keys.SCOPE_DIAGNOSIS if question is ScopeQuestion.DIAGNOSIS else keys.SCOPE_IDENTITY

@@ -9,6 +9,7 @@ another person, and ``/start`` sent again; then a property test over random even
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -976,6 +977,12 @@ def _event(
     return IncomingEvent(EventKind.BUTTON, chat, user, AT, payload=payload)
 
 
+@functools.cache
+def _step_ids() -> frozenset[str]:
+    """The ids of the daily steps in the catalogue."""
+    return frozenset(a.id for a in load_content(CONTENT_DIR).program.actions)
+
+
 def _check_turn(
     event: IncomingEvent, replies: list[Reply], before: Snapshot, after: Snapshot
 ) -> None:
@@ -997,9 +1004,14 @@ def _check_turn(
             press = decode(b.payload)
             assert press is not None and after[0] == FlowState(press.flow, press.step)
     onboarded = profile.onboarded
-    if event.kind is EventKind.BUTTON and decode_press(event.payload or "") is not None:
-        # A daily step's button: answered from any state, changing nothing stored.
-        assert got and all(k.startswith("nudges.") for k in got), got
+    nudge = decode_press(event.payload or "") if event.kind is EventKind.BUTTON else None
+    if nudge is not None and (nudge.action is None or nudge.action in _step_ids()):
+        # A daily step's button: answered from any state, leaving the conversation where it
+        # was (done, skip and swap are recorded, and may move the person's plan on).
+        assert got and all(k.startswith(("nudges.", "phase.")) for k in got), got
+        assert after[0] == before[0]
+    elif nudge is not None:  # well formed, about a step that is not in the catalogue
+        assert got == [keys.STALE_BUTTON], got
         assert unchanged
     elif event.kind is EventKind.BUTTON:
         press = decode(event.payload or "")

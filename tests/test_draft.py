@@ -337,6 +337,26 @@ async def test_draft_alone_asks_for_the_message_then_reads_it(
     assert await state_of(sqlite_db, sam) is None  # the waiting paste step was answered
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Are you a robot or something? You never answer my texts.",
+        "What's wrong with me that you always ignore me?",
+    ],
+)
+async def test_a_pasted_draft_is_read_even_when_it_asks_what_mend_is(
+    drafting: CoachService, sqlite_db: Database, message: str
+) -> None:
+    # The pasted message speaks to the partner: "are you a robot?" is not a question for
+    # Mend, and the draft must be read, not answered with what Mend is.
+    sam = person()
+    await onboard(drafting, sam)
+    await drafting.handle(said(sam, "/draft"))
+    replies = await drafting.handle(said(sam, message))
+    assert keys_of(replies) == ["draft.thanks", FOUND]
+    assert await state_of(sqlite_db, sam) is None
+
+
 async def test_draft_needs_set_up_and_a_private_chat(drafting: CoachService) -> None:
     newcomer = person("2002", "Ana")
     replies = await drafting.handle(said(newcomer, "/draft you never listen"))

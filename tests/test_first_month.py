@@ -91,4 +91,4 @@ def test_the_month_ends_with_a_real_chart(month: tuple[str, Path]) -> None:
         assert colours is not None and len(colours) > 10  # drawn, not blank
     summary = out[out.index("[tracking.progress.totals_line]") :]
     assert "8/10" in summary.splitlines()[0]  # the last weekly score entered
-    assert "2 of 3 promises kept" in summary
+    assert "promises kept 2/3" in summary

@@ -216,23 +216,23 @@ async def test_progress_sends_a_png_of_stored_data_with_a_matching_summary(
     assert len(lines) == 2
     # 5, 6, 4, 9: the latest is 9 (week 13), the average 6 over four weeks.
     assert "9/10" in lines[0] and "2026-W13" in lines[0]
-    assert "6 on average over 4 weeks" in lines[0]
+    assert "6 on average (weeks scored: 4)" in lines[0]
     kept = sum(sum(w.kept) for w in WEEKS)
     answered = sum(len(w.kept) for w in WEEKS)
     steps = sum(w.steps for w in WEEKS)
     good = sum(w.good for w in WEEKS)
     hard = sum(w.hard for w in WEEKS)
     assert (kept, answered, steps, good, hard) == (7, 9, 11, 11, 4)
-    assert f"{kept} of {answered} promises kept" in lines[1]
-    assert f"{steps} days with a step done" in lines[1]
-    assert f"{good} good and {hard} hard moments" in lines[1]
+    assert f"promises kept {kept}/{answered}" in lines[1]
+    assert f"days with a step done: {steps}" in lines[1]
+    assert f"good moments {good}, hard {hard}" in lines[1]
     # More data, a different picture.
     await service.handle(said(sam, "/appreciate the note on the fridge this morning"))
     [again] = await service.handle(said(sam, "/progress"))
     assert again.attachment is not None
     after = decoded(again.attachment.data).convert("RGB")
     assert ImageChops.difference(image.convert("RGB"), after).getbbox() is not None
-    assert f"{good + 1} good" in again.text.split("\n")[1]
+    assert f"good moments {good + 1}," in again.text.split("\n")[1]
 
 
 async def test_progress_without_data_explains_what_fills_it(service: CoachService) -> None:
@@ -253,7 +253,7 @@ async def test_progress_without_a_score_says_how_to_add_one(
     assert reply.attachment is not None
     first, second = reply.text.split("\n")
     assert "/journal" in first
-    assert "0 good and 1 hard moments" in second
+    assert "good moments 0, hard 1" in second
     image = decoded(reply.attachment.data)
     assert pixels_of(image, SCORE_BLUE) == 0
 

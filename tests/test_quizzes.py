@@ -485,6 +485,38 @@ async def test_only_the_outcome_is_stored_never_the_answers(
     assert await results_of(sqlite_db, user, "blame") == "stuck"
 
 
+async def test_a_double_tap_on_the_last_answer_records_the_outcome_once(
+    service: CoachService, content: Content, sqlite_db: Database, clock: FakeClock
+) -> None:
+    user = await ready_person(service, "3010")
+    quiz = quizzes_of(content)["blame"]
+    last = quiz.questions[-1].options[lowest(quiz, len(quiz.questions) - 1)]
+    assert not last.safety
+    # The same last button again, a second later: the outcome is said again, kept once.
+    payload = next(
+        b.payload
+        for b in (await walk_to_last(service, user, quiz)).buttons
+        if b.label == content.texts.render(last.label)
+    )
+    first = await service.handle(pressed(user, payload))
+    clock.advance(seconds=1)
+    again = await service.handle(pressed(user, payload))
+    assert keys_of(again) == keys_of(first) == ["quizzes.blame.outcome.clear"]
+    assert await result_rows(sqlite_db) == 1
+    # The same outcome reached on another day is a new result.
+    clock.advance(days=2)
+    await walk(service, user, quiz, lowest)
+    assert await result_rows(sqlite_db) == 2
+
+
+async def walk_to_last(service: CoachService, user: UserRef, quiz: QuizSpec) -> Reply:
+    """Answer all but the last question with the lowest answers; the last question."""
+    replies = await service.handle(pressed(user, start_payload(quiz)))
+    for i in range(len(quiz.questions) - 1):
+        replies = await service.handle(pressed(user, replies[-1].buttons[lowest(quiz, i)].payload))
+    return replies[-1]
+
+
 @pytest.mark.parametrize("quiz_id", ["worth", "letgo", "ready", "attach"])
 async def test_a_fear_answer_ends_the_quiz_and_switches_safety_mode_on(
     service: CoachService, content: Content, sqlite_db: Database, quiz_id: str

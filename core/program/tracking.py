@@ -168,13 +168,14 @@ def evening_question_at(
 ) -> datetime:
     """When to ask "did you keep it?" about a promise made at ``now`` (a UTC instant).
 
-    At ``at`` (20:00) local time that day; a promise made later than that is asked about
-    ``delay`` (an hour) after it was made. Nothing is asked inside quiet hours: a time
+    At ``at`` (20:00) local time that day; a promise made later than ``delay`` (an hour)
+    before that is asked about ``delay`` after it was made, so a promise made at 19:55 is
+    not asked about five minutes later. Nothing is asked inside quiet hours: a time
     that falls there moves to their end, which is the next morning with the default
     hours (22:00 to 08:00).
     """
     target = first_valid(zone, local_day(now, zone), at)
-    if target <= now:
+    if target < now + delay:
         target = now + delay
     return outside_quiet(zone, target, quiet)
 

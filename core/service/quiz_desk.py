@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 from core.content.errors import ContentError
 from core.flows.engine import StepResult
@@ -51,6 +52,9 @@ SAFETY_ANSWER = "quizzes.safety_answer"
 STALE = "quizzes.stale"
 PROGRESS = "quizzes.progress"
 """``$step`` of ``$total``, shown above each question."""
+
+DOUBLE_TAP = timedelta(minutes=1)
+"""The same outcome of a quiz reached again within this long is a double tap, kept once."""
 
 QUIZ_KEYS: tuple[str, ...] = (
     NEEDS_START,
@@ -142,7 +146,15 @@ class QuizDesk(ProgramDesk):
 
     def _finish(self, turn: Turn, quiz: QuizSpec, tally: tuple[int, ...]) -> list[Reply]:
         outcome = outcome_for(quiz, tally)
-        QuizResultRepository(turn.connection).record(turn.event.user, quiz.id, outcome.id, turn.now)
+        results = QuizResultRepository(turn.connection)
+        latest = results.latest(turn.event.user, quiz.id)
+        tapped_again = (
+            latest is not None
+            and latest.outcome == outcome.id
+            and abs(turn.now - latest.at) < DOUBLE_TAP
+        )
+        if not tapped_again:  # a double tap on the last answer is kept once
+            results.record(turn.event.user, quiz.id, outcome.id, turn.now)
         buttons = [HEALING_BUTTON] if outcome.healing else []
         replies = [self._say(turn, outcome.text, buttons)]
         if quiz.closing:

@@ -152,6 +152,7 @@ OUCH_ALREADY = "tracking.ouch.already"
 OUCH_GARBLED = "tracking.ouch.garbled"
 
 BALANCE_NO_HARD = "tracking.balance.no_hard"
+BALANCE_NO_GOOD = "tracking.balance.no_good"
 BALANCE_RATIO = "tracking.balance.ratio"
 BALANCE_RATIO_GOAL = "tracking.balance.ratio_goal"
 BALANCE_SELF = "tracking.balance.self"
@@ -523,6 +524,8 @@ class TrackingDesk(ProgramDesk):
             key = BALANCE_SELF
         elif balance.hard == 0:
             key = BALANCE_NO_HARD
+        elif balance.good == 0:
+            key = BALANCE_NO_GOOD
         else:
             key = BALANCE_RATIO_GOAL if balance.at_goal else BALANCE_RATIO
         return self._say(
@@ -655,12 +658,15 @@ class TrackingDesk(ProgramDesk):
         """Buttons ``pr:``, ``m:``, ``j:`` and ``pg:``; None for any other payload."""
         prefix, _, rest = (turn.event.payload or "").partition(":")
         parts = rest.split(":")
-        if prefix == PROMISE_PREFIX:
+        ours = (PROMISE_PREFIX, MOMENT_PREFIX, JOURNAL_PREFIX, PROGRESS_PREFIX)
+        if prefix in ours and not turn.event.chat.is_private:
+            # Shown only in private chats; pressed anywhere else (a forwarded message), it
+            # must not start a flow whose typed answers would then be read in a group.
+            result = self._stay(turn, self._say(turn, keys.PRIVATE_ONLY))
+        elif prefix == PROMISE_PREFIX:
             result = self._promise_press(turn, parts)
         elif prefix == MOMENT_PREFIX:
             result = self._moment_press(turn, parts)
-        elif prefix == JOURNAL_PREFIX and not turn.event.chat.is_private:
-            result = self._stay(turn, self._say(turn, keys.PRIVATE_ONLY))
         elif prefix == JOURNAL_PREFIX:
             result = self._journal_press(turn, parts)
         elif prefix == PROGRESS_PREFIX:
@@ -730,6 +736,7 @@ def _required() -> list[str]:
         BALANCE_NO_HARD,
         BALANCE_RATIO,
         BALANCE_RATIO_GOAL,
+        BALANCE_NO_GOOD,
         BALANCE_SELF,
         JOURNAL_ASK_SCORE,
         JOURNAL_ASK_SCORE_SELF,

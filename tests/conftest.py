@@ -126,7 +126,9 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         database = await _fresh(f"sqlite+aiosqlite:///{template}")
         await database.close()
 
-    asyncio.run(build())
+    # In a thread of its own: the first test to ask may already be inside an event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, build()).result()
     return template
 
 

@@ -80,6 +80,8 @@ NUDGE_BREAK_END_SELF_CARE = "nudges.break_end_self_care"
 NUDGE_BUTTON_DONE = "nudges.button.done"
 NUDGE_BUTTON_SKIP = "nudges.button.skip"
 NUDGE_BUTTON_SWAP = "nudges.button.swap"
+NUDGE_BUTTON_PROMISE = "nudges.button.promise"
+"""From week two, under the morning step: make today's small promise (``/promise``)."""
 NUDGE_BUTTON_KEPT = "nudges.button.kept"
 NUDGE_BUTTON_NOT_TODAY = "nudges.button.not_today"
 NUDGE_DONE = "nudges.done"
@@ -115,6 +117,7 @@ NUDGE_KEYS: tuple[str, ...] = (
     NUDGE_BUTTON_DONE,
     NUDGE_BUTTON_SKIP,
     NUDGE_BUTTON_SWAP,
+    NUDGE_BUTTON_PROMISE,
     NUDGE_BUTTON_KEPT,
     NUDGE_BUTTON_NOT_TODAY,
     NUDGE_DONE,

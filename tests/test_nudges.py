@@ -978,3 +978,16 @@ def test_a_garbled_promise_evening_is_not_sent(desk: NudgeDesk) -> None:
     item = claimed(ItemKind.EVENING, onboarded(), payload={"promise": "someday"})
     rendered = desk.render(item, NOW)
     assert rendered.reply is None and rendered.reason is SkipReason.UNKNOWN_TEXT
+
+
+@pytest.mark.parametrize(("days_in", "offered"), [(0, False), (6, False), (7, True), (40, True)])
+def test_from_week_two_the_morning_step_also_offers_todays_promise(
+    desk: NudgeDesk, days_in: int, offered: bool
+) -> None:
+    profile = onboarded()  # set up on NOW's local day, 2026-03-01 in Berlin
+    day = (NOW + timedelta(days=days_in)).date().isoformat()
+    rendered = desk.render(claimed(ItemKind.MORNING, profile, day), NOW)
+    assert rendered.reply is not None
+    payloads = [b.payload for b in rendered.reply.buttons]
+    assert [p.split(":")[1] for p in payloads[:3]] == ["done", "skip", "swap"]
+    assert ("pr:ask" in payloads) is offered

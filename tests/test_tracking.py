@@ -782,3 +782,12 @@ def _all_text(connection: Connection) -> str:
         for row in connection.execute(select(table)):
             parts.extend(str(value) for value in row)
     return "\n".join(parts)
+
+
+async def test_the_mornings_promise_button_asks_for_todays_promise(service: CoachService) -> None:
+    sam = person("3090")
+    await onboard(service, sam)
+    asked = await service.handle(pressed(sam, "pr:ask"))
+    assert keys_of(asked) == [td.PROMISE_ASK]
+    assert all(b.payload.startswith("pr:pick:") for b in asked[0].buttons)
+    assert len(asked[0].buttons) == 3

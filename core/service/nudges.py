@@ -35,6 +35,7 @@ from core.program.phases import (
     Signals,
     programme_day,
     suggest_next_phase,
+    week_of_programme,
 )
 from core.program.plan import (
     AVOID_DAYS,
@@ -59,7 +60,11 @@ from core.schedule.kinds import ItemKind
 from core.schedule.local_time import SPREAD, next_due, spread_offset
 from core.service.courier import Turn
 from core.service.rituals import WEEKLY_BUTTON
-from core.service.tracking_desk import PROMISE_PAYLOAD, render_promise_evening
+from core.service.tracking_desk import (
+    PROMISE_ASK_PAYLOAD,
+    PROMISE_PAYLOAD,
+    render_promise_evening,
+)
 from core.storage.action_log import ActionLogRepository, journal_scores
 from core.storage.deliveries import Claimed
 from core.storage.subscriptions import person_key
@@ -453,6 +458,8 @@ _STEP_BUTTONS = (
 )
 """The buttons under a daily step, in order: label key and verb."""
 _NUDGES = frozenset({ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY})
+PROMISES_FROM_WEEK = 2
+"""The programme week from which the morning step also offers today's small promise."""
 _ANSWERS = {
     NudgeVerb.DONE: keys.NUDGE_DONE,
     NudgeVerb.SKIP: keys.NUDGE_SKIPPED,
@@ -486,6 +493,9 @@ class NudgeDesk:
         self._default_timezone = default_timezone
         self._couples = couples
         self.steps = DailySteps(content, default_timezone)
+        self._promise_button = Button(
+            content.texts.render(keys.NUDGE_BUTTON_PROMISE), PROMISE_ASK_PAYLOAD
+        )
 
     # ------------------------------------------------------------------ timed items
 
@@ -519,7 +529,12 @@ class NudgeDesk:
         if item.kind is ItemKind.MORNING:
             day = _local_date(item.local_date) or self.steps.today(someone, now)
             spec = self.steps.planned(someone, day)
-            return Rendered(self.steps.step(keys.NUDGE_MORNING, someone, spec))
+            step = self.steps.step(keys.NUDGE_MORNING, someone, spec)
+            if someone.onboarded_at is not None and (
+                week_of_programme(self.steps.first_day(someone, day), day) >= PROMISES_FROM_WEEK
+            ):  # the guides' week two: one small promise a day, asked in the morning
+                step = replace(step, buttons=(*step.buttons, self._promise_button))
+            return Rendered(step)
         if item.kind is ItemKind.EVENING:
             buttons = (
                 (keys.NUDGE_BUTTON_KEPT, encode_press(NudgeVerb.KEPT)),

@@ -90,7 +90,9 @@ PROMISE_PREFIX = "pr"
 MOMENT_PREFIX = "m"
 JOURNAL_PREFIX = "j"
 PROGRESS_PREFIX = "pg"
-PICK, KEPT, NOT_KEPT = "pick", "kept", "not"
+PICK, KEPT, NOT_KEPT, ASK = "pick", "kept", "not", "ask"
+PROMISE_ASK_PAYLOAD = f"{PROMISE_PREFIX}:{ASK}"
+"""The button under a morning step (from week two) that asks for today's promise."""
 WORDLESS_HURT = "hurt"
 SCORE = "score"
 SHOW = "show"
@@ -399,6 +401,8 @@ class TrackingDesk(ProgramDesk):
         held = self._needs_start(turn)
         if held is not None:
             return held
+        if parts == [ASK]:
+            return self._promise(turn)
         if len(parts) == 2 and parts[0] == PICK:
             return self._pick(turn, parts[1])
         day = parse_day(parts[1]) if len(parts) == 2 and parts[0] in (KEPT, NOT_KEPT) else None

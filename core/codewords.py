@@ -14,10 +14,9 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from content import CONTENT_DIR
 from core.text_input import clean_text, words_of
+from core.yaml_io import load_yaml
 
 MIN_CHARS = 3
 """Shortest code word, in characters (a space between two words counts)."""
@@ -108,7 +107,7 @@ def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
     Raises:
         ValueError: if the file does not hold a ``words`` text.
     """
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     listed = data.get("words") if isinstance(data, dict) else None
     if not isinstance(listed, str) or not listed.split():
         raise ValueError(f"{path.name} must hold a non-empty 'words' text")

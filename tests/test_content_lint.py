@@ -17,7 +17,7 @@ from bots.console.chat import KEYS as CONSOLE_KEYS
 from content import CONTENT_DIR
 from core import keys
 from core.content import Content, ContentError, load_content
-from core.content.loader import MAX_LABEL_CHARS, MAX_TEXT_CHARS
+from core.content.loader import MAX_LABEL_CHARS, MAX_TEXT_CHARS, SAFE_LOADER
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CHECK_COPY = PROJECT_ROOT.parent / "shared" / "tools" / "check_copy.py"
@@ -28,6 +28,9 @@ Edit = Callable[[Any], None]
 # ---------------------------------------------------------------- helpers
 
 
+SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A private, editable copy of the real content tree (YAML only)."""
@@ -36,10 +39,15 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
+def read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+
+
 def edit_yaml(path: Path, change: Edit) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    dumped = yaml.dump(data, Dumper=SAFE_DUMPER, allow_unicode=True, sort_keys=False)
+    path.write_text(dumped, encoding="utf-8")
 
 
 def problems_of(root: Path) -> list[str]:
@@ -181,7 +189,7 @@ def test_code_required_key_missing(tree: Path, key: str) -> None:
     path = next(
         p
         for p in sorted((tree / "locales/en").glob("*.yaml"))
-        if key.split(".")[0] in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+        if key.split(".")[0] in (read_yaml(p) or {})
     )
     edit_yaml(path, drop)
     problems = problems_of(tree)

@@ -18,6 +18,9 @@ from core.content.schema import CommandsFile, FlowSpec
 from core.flows.effects import ACTIONS, EFFECTS, NOTES
 from core.flows.payload import MAX_PAYLOAD_BYTES, encode
 from core.profile import SETTABLE_FIELDS
+from core.yaml_io import SAFE_LOADER, load_yaml
+
+__all__ = ["SAFE_LOADER", "load_content"]
 
 MAX_TEXT_CHARS = 2000
 """Discord's message limit, the smallest of the platforms Mend speaks on."""
@@ -30,7 +33,7 @@ DEFAULT_LOCALE = "en"
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path.parent.name}/{path.name}: cannot be read ({type(exc).__name__})")
     except yaml.YAMLError as exc:

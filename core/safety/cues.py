@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from core.yaml_io import load_yaml
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -246,7 +246,7 @@ def _source(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 @cache
 def _parsed(path: Path, _version: int) -> tuple[dict[str, Any], dict[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     return data, _expand_groups({str(k): str(v) for k, v in data["groups"].items()})
 
 

@@ -77,6 +77,7 @@ from sqlalchemy.dialects import sqlite
 from bots.app import build_core, settle_heap
 from content import CONTENT_DIR
 from core.content import load_content
+from core.program.plan import EMPTY_PLAN, Catalogue, Person, build_plan, encode_plan
 from core.schedule.local_time import DEFAULT_QUIET, next_due, spread_offset
 from core.service.nudges import NudgeDesk
 from core.settings import Settings
@@ -164,6 +165,21 @@ def percentile(ordered: Sequence[float], pct: float) -> float:
 # ---------------------------------------------------------------------------------- set-up
 
 
+PLANS = 64
+"""Distinct stored plans the bench's people share (building 100,000 would take minutes)."""
+
+
+def stored_plans() -> list[str]:
+    """Daily-step plans as people carry them (``Profile.plan``, about 760 bytes each), so
+    the claim reads and the morning render decodes what it does for real people."""
+    catalogue = Catalogue(load_content(CONTENT_DIR).program.actions)
+    first = SETUP_AT.date().toordinal()
+    return [
+        encode_plan(build_plan(Person(f"bench{n}", first), first, catalogue, EMPTY_PLAN, ())[0])
+        for n in range(PLANS)
+    ]
+
+
 async def set_up(path: Path, people: int) -> datetime:
     """Create and fill the database file; return the instant every subscription is due."""
     database = Database(sqlite_url(path))
@@ -172,6 +188,7 @@ async def set_up(path: Path, people: int) -> datetime:
         zones = {name: resolve_timezone(name) for name in ZONES}
         at = datetime.strptime(LOCAL_TIME, "%H:%M").time()
         latest = SETUP_AT
+        plans = stored_plans()
         for first in range(0, people, SETUP_ROWS):
             user_rows: list[dict[str, Any]] = []
             sub_rows: list[dict[str, Any]] = []
@@ -198,6 +215,7 @@ async def set_up(path: Path, people: int) -> datetime:
                         "daily_time": LOCAL_TIME,
                         "situation": "together_struggling",
                         "onboarded_at": SETUP_AT,
+                        "plan": plans[n % len(plans)],
                         "safety_mode": False,
                         "nudges_stopped": False,
                         "created_at": SETUP_AT,

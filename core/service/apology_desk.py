@@ -23,7 +23,7 @@ from core.profile import Profile
 from core.program.draft import ANSWERS, review_apology
 from core.safety.mode import Offer, may_offer
 from core.service.courier import CoupleHandler, Turn
-from core.service.desk import DeskKit, ProgramDesk
+from core.service.desk import DeskKit, ProgramDesk, missing_content
 from core.storage.program_notes import ProgramNotes
 from core.types import Reply
 
@@ -98,10 +98,7 @@ class ApologyDesk(ProgramDesk):
         """
         self._kit = kit
         self._rules = kit.content.program.draft
-        texts = kit.content.texts.by_key
-        problems = [f"text key {k!r} is missing" for k in APOLOGY_KEYS if k not in texts]
-        if APOLOGY_FLOW not in kit.content.flows:
-            problems.append(f"flow {APOLOGY_FLOW!r} is missing")
+        problems = missing_content(kit.content, APOLOGY_KEYS, (APOLOGY_FLOW,))
         if problems:
             raise ContentError(problems)
 

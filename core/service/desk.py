@@ -8,7 +8,7 @@ actions (``Desk.act``), named in ``core.program.names``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +19,20 @@ from core.profile import Profile
 from core.service.courier import CoupleHandler, Courier, Turn
 from core.types import Reply
 
-__all__ = ["DeskKit", "ProgramDesk"]
+__all__ = ["DeskKit", "ProgramDesk", "missing_content"]
+
+
+def missing_content(
+    content: Content, text_keys: Iterable[str], flows: Iterable[str] = ()
+) -> list[str]:
+    """What a desk needs from ``content`` that is not there, as load problems.
+
+    Each desk calls this when built and raises ``ContentError`` with the list (plus any
+    checks of its own), so a missing text or flow stops start-up, never a conversation.
+    """
+    problems = [f"flow {f!r} is missing" for f in flows if f not in content.flows]
+    texts = content.texts.by_key
+    return problems + [f"code: text key {k!r} is missing" for k in text_keys if k not in texts]
 
 
 @dataclass(frozen=True, slots=True)

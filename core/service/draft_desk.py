@@ -26,7 +26,7 @@ from core.profile import Profile
 from core.program.draft import Flag, analyse, is_late, late_flag
 from core.safety.mode import Offer, may_offer
 from core.service.courier import CoupleHandler, Turn
-from core.service.desk import DeskKit, ProgramDesk
+from core.service.desk import DeskKit, ProgramDesk, missing_content
 from core.timezones import resolve_timezone
 from core.types import Reply
 
@@ -83,10 +83,7 @@ class DraftDesk(ProgramDesk):
         """
         self._kit = kit
         self._rules = kit.content.program.draft
-        texts = kit.content.texts.by_key
-        problems = [f"text key {k!r} is missing" for k in DRAFT_KEYS if k not in texts]
-        if DRAFT_FLOW not in kit.content.flows:
-            problems.append(f"flow {DRAFT_FLOW!r} is missing")
+        problems = missing_content(kit.content, DRAFT_KEYS, (DRAFT_FLOW,))
         if problems:
             raise ContentError(problems)
 

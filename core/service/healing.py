@@ -22,7 +22,7 @@ from core.content.errors import ContentError
 from core.flows.engine import StepResult
 from core.program.names import HEALING_BUTTON
 from core.service.courier import ButtonSpec, CoupleHandler, Turn
-from core.service.desk import DeskKit, ProgramDesk
+from core.service.desk import DeskKit, ProgramDesk, missing_content
 from core.types import Reply
 
 __all__ = ["HEALING_KEYS", "STAGES", "HealingDesk", "stage_key"]
@@ -83,8 +83,7 @@ class HealingDesk(ProgramDesk):
             ContentError: if a text of the orientation is missing.
         """
         self._kit = kit
-        texts = kit.content.texts.by_key
-        missing = [f"code: text key {k!r} is missing" for k in HEALING_KEYS if k not in texts]
+        missing = missing_content(kit.content, HEALING_KEYS)
         if missing:
             raise ContentError(missing)
 

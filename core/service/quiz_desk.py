@@ -36,7 +36,7 @@ from core.program.quizzes import (
     start_tally,
 )
 from core.service.courier import ButtonSpec, CoupleHandler, Turn
-from core.service.desk import DeskKit, ProgramDesk
+from core.service.desk import DeskKit, ProgramDesk, missing_content
 from core.storage.quiz_results import QuizResultRepository
 from core.types import Reply
 
@@ -79,8 +79,7 @@ class QuizDesk(ProgramDesk):
             ContentError: if a fixed text of the desk is missing.
         """
         self._kit = kit
-        texts = kit.content.texts.by_key
-        missing = [f"code: text key {k!r} is missing" for k in QUIZ_KEYS if k not in texts]
+        missing = missing_content(kit.content, QUIZ_KEYS)
         if missing:
             raise ContentError(missing)
         quizzes = kit.content.program.quizzes

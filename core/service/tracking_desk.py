@@ -56,7 +56,7 @@ from core.program.tracking import (
 from core.safety.mode import Offer, may_offer
 from core.schedule.kinds import ItemKind
 from core.service.courier import ButtonSpec, CoupleHandler, Turn
-from core.service.desk import DeskKit, ProgramDesk
+from core.service.desk import DeskKit, ProgramDesk, missing_content
 from core.storage.deliveries import Claimed, TimerRepository
 from core.storage.program_notes import ProgramNotes
 from core.storage.subscriptions import person_key
@@ -266,8 +266,7 @@ class TrackingDesk(ProgramDesk):
         by_key = self._texts.by_key
         self._couple_ideas = _ideas(by_key, COUPLE_IDEAS)
         self._self_ideas = _ideas(by_key, SELF_IDEAS)
-        problems = [f"flow {f!r} is missing" for f in FLOWS if f not in kit.content.flows]
-        problems += [f"code: text key {k!r} is missing" for k in _required() if k not in by_key]
+        problems = missing_content(kit.content, _required(), FLOWS)
         for name, ideas in (("couple", self._couple_ideas), ("self", self._self_ideas)):
             if len(ideas) < IDEAS_SHOWN:
                 problems.append(f"code: fewer than {IDEAS_SHOWN} {name} promise ideas")

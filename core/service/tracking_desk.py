@@ -17,7 +17,7 @@ partner or a group, and no timed item carries their words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -443,15 +443,25 @@ class TrackingDesk(ProgramDesk):
 
     # ------------------------------------------------------------------ /appreciate, /ouch
 
-    def _appreciate(self, turn: Turn) -> StepResult:
+    def _moment_inline(
+        self, turn: Turn, flow: str, log: Callable[[Turn, str], list[Reply]]
+    ) -> StepResult | None:
+        """``/appreciate …`` or ``/ouch …`` with its words: logged at once (or refused).
+
+        None when no words came with the command: the caller starts its flow to ask.
+        """
         held = self._needs_start(turn)
         if held is not None:
             return held
         words = self._words(turn)
         if len(words) > MOMENT_MAX_CHARS:
             return self._stay(turn, self._say(turn, TOO_LONG))
-        if words:
-            return self._ended(turn, APPRECIATE_FLOW, self._log_appreciation(turn, words))
+        return self._ended(turn, flow, log(turn, words)) if words else None
+
+    def _appreciate(self, turn: Turn) -> StepResult:
+        done = self._moment_inline(turn, APPRECIATE_FLOW, self._log_appreciation)
+        if done is not None:
+            return done
         started = self._kit.flows.start(APPRECIATE_FLOW, turn.profile, turn.now)
         if not self._self_mode(turn.profile):
             return started
@@ -480,14 +490,9 @@ class TrackingDesk(ProgramDesk):
         return replies
 
     def _ouch(self, turn: Turn) -> StepResult:
-        held = self._needs_start(turn)
-        if held is not None:
-            return held
-        words = self._words(turn)
-        if len(words) > MOMENT_MAX_CHARS:
-            return self._stay(turn, self._say(turn, TOO_LONG))
-        if words:
-            return self._ended(turn, OUCH_FLOW, self._log_hurt(turn, words))
+        done = self._moment_inline(turn, OUCH_FLOW, self._log_hurt)
+        if done is not None:
+            return done
         started = self._kit.flows.start(OUCH_FLOW, turn.profile, turn.now)
         stamp = str(int(turn.now.timestamp()))
         button = (OUCH_WORDLESS, f"{MOMENT_PREFIX}:{WORDLESS_HURT}:{stamp}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+
+from core.storage.column_types import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -39,19 +40,19 @@ users = Table(
     Column("timezone", String(64), nullable=True),
     Column("daily_time", String(5), nullable=True),
     Column("situation", String(32), nullable=True),
-    Column("onboarded_at", DateTime(timezone=True), nullable=True),
+    Column("onboarded_at", UtcDateTime(), nullable=True),
     Column("safety_mode", Boolean, nullable=False, default=False, server_default=false()),
-    Column("safety_since", DateTime(timezone=True), nullable=True),
+    Column("safety_since", UtcDateTime(), nullable=True),
     Column("quiet_start", String(5), nullable=True),
     Column("quiet_end", String(5), nullable=True),
     Column("nudges_stopped", Boolean, nullable=False, default=False, server_default=false()),
-    Column("unreachable_since", DateTime(timezone=True), nullable=True),
+    Column("unreachable_since", UtcDateTime(), nullable=True),
     Column("phase", SmallInteger, nullable=True),
-    Column("phase_since", DateTime(timezone=True), nullable=True),
+    Column("phase_since", UtcDateTime(), nullable=True),
     Column("plan", Text, nullable=True),
     Column("recent", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("platform", "platform_user_id"),
 )
 """One row per person per platform: their answers from set-up and settings."""
@@ -63,7 +64,7 @@ conversation_states = Table(
     Column("flow", String(64), nullable=True),
     Column("step", String(64), nullable=True),
     Column("version", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 """Where each conversation stands, by scope key; ``flow`` NULL means idle.
 
@@ -82,7 +83,7 @@ safety_plan_items = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("item", String(32), nullable=False),
     Column("text", Text, nullable=False, info=ENCRYPTED),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("user_id", "item"),
 )
 """A person's own short safety plan, one row per part, in their words (encrypted)."""
@@ -101,9 +102,9 @@ subscriptions = Table(
     Column("chat_kind", String(8), nullable=True),
     Column("thread_id", String(64), nullable=True),
     Column("active", Boolean, nullable=False),
-    Column("next_due_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("next_due_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("user_id", "kind"),
     Index("ix_subscriptions_due", "active", "next_due_at"),
 )
@@ -127,11 +128,11 @@ deliveries = Table(
     Column("payload", Text, nullable=True),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("due_at", DateTime(timezone=True), nullable=False),
-    Column("not_before", DateTime(timezone=True), nullable=False),
-    Column("deliver_by", DateTime(timezone=True), nullable=True),
-    Column("claimed_at", DateTime(timezone=True), nullable=True),
-    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("not_before", UtcDateTime(), nullable=False),
+    Column("deliver_by", UtcDateTime(), nullable=True),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("settled_at", UtcDateTime(), nullable=True),
     Column("reason", String(16), nullable=True),
     UniqueConstraint("item", "local_date"),
     Index("ix_deliveries_queue", "status", "platform", "priority", "not_before"),
@@ -148,8 +149,8 @@ scheduler_ticks = Table(
     "scheduler_ticks",
     metadata,
     Column("node", String(64), primary_key=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("last_tick_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("last_tick_at", UtcDateTime(), nullable=True),
     Column("skipped_stale", Integer, nullable=False, default=0),
 )
 """One row per running scheduler process: when it started and last ticked (for
@@ -162,11 +163,11 @@ couples = Table(
     "couples",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("group_platform", String(16), nullable=True),
     Column("group_chat_id", String(64), nullable=True),
     Column("group_thread_id", String(64), nullable=True),
-    Column("group_linked_at", DateTime(timezone=True), nullable=True),
+    Column("group_linked_at", UtcDateTime(), nullable=True),
     Column("link_platform", String(16), nullable=True),
     Column("link_chat_id", String(64), nullable=True),
     Column("link_thread_id", String(64), nullable=True),
@@ -189,7 +190,7 @@ couple_members = Table(
     Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(64), nullable=True),
-    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("joined_at", UtcDateTime(), nullable=False),
     UniqueConstraint("user_id"),
     Index("ix_couple_members_couple", "couple_id"),
 )
@@ -204,9 +205,9 @@ pair_invites = Table(
     metadata,
     Column("code", String(16), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
     Index("ix_pair_invites_user", "user_id"),
 )
 """Single-use pairing codes, valid 48 hours; a used code is kept (marked) until it expires,
@@ -218,9 +219,9 @@ breaks = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=True),
     Column("caller_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
     Column("ready", String(64), nullable=False, default=""),
     Column("timer_seq", Integer, nullable=False, default=0),
     Column("long_rule", Boolean, nullable=False, default=False),
@@ -239,8 +240,8 @@ rituals = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("couple_id", Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
     Index("ix_rituals_couple", "couple_id", "kind", "closed_at"),
 )
 """A round of a shared ritual (weekly check-in, repair after a hard fight)."""
@@ -254,7 +255,7 @@ ritual_answers = Table(
     Column("item", String(32), nullable=False),
     Column("text", Text, nullable=False, info=ENCRYPTED),
     Column("shared", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("ritual_id", "user_id", "item"),
 )
 """One partner's private answer in a ritual round (encrypted), and whether they chose to
@@ -266,7 +267,7 @@ ritual_turns = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ritual_id", Integer, ForeignKey("rituals.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=False),
     UniqueConstraint("ritual_id", "user_id"),
 )
 """Which partner has finished their part of a ritual round, and when."""
@@ -288,7 +289,7 @@ action_log = Table(
     Column("local_date", String(10), nullable=False),
     Column("action", String(24), nullable=False),
     Column("outcome", String(12), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_action_log_user", "user_id", "local_date"),
 )
 """What a person did with a daily step (done, skipped, swapped), by their local date."""
@@ -301,8 +302,8 @@ promises = Table(
     Column("local_date", String(10), nullable=False),
     Column("text", Text, nullable=False, info=ENCRYPTED),
     Column("kept", Boolean, nullable=True),
-    Column("made_at", DateTime(timezone=True), nullable=False),
-    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("made_at", UtcDateTime(), nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "local_date"),
 )
 """One small promise a day (``/promise``), in the person's words, and whether it was kept."""
@@ -315,7 +316,7 @@ moments = Table(
     Column("kind", String(12), nullable=False),
     Column("local_date", String(10), nullable=False),
     Column("text", Text, nullable=True, info=ENCRYPTED),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_moments_user", "user_id", "local_date"),
 )
 """Appreciations (``/appreciate``) and hurtful moments (``/ouch``), for the 5:1 balance."""
@@ -330,7 +331,7 @@ journal_entries = Table(
     Column("win", Text, nullable=True, info=ENCRYPTED),
     Column("challenge", Text, nullable=True, info=ENCRYPTED),
     Column("next_step", Text, nullable=True, info=ENCRYPTED),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     UniqueConstraint("user_id", "week"),
 )
 """The weekly reflection (``/journal``): a score from 1 to 10 and three short answers."""
@@ -342,7 +343,7 @@ program_notes = Table(
     _person(),
     Column("note", String(32), nullable=False),
     Column("text", Text, nullable=False, info=ENCRYPTED),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     UniqueConstraint("user_id", "note"),
 )
 """Answers kept between the steps of a builder (``/apology``, ``/journal``), encrypted,
@@ -355,7 +356,7 @@ quiz_results = Table(
     _person(),
     Column("quiz", String(24), nullable=False),
     Column("outcome", String(32), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_quiz_results_user", "user_id", "quiz"),
 )
 """The outcome of a self-assessment or a lens quiz (never the single answers)."""

@@ -215,24 +215,25 @@ _ON_BREAK = (
 )
 """Whether the person an item is for is on a break right now (their couple's, or alone)."""
 
+_ITEM_COLUMNS = (
+    deliveries.c.id,
+    deliveries.c.item,
+    deliveries.c.local_date,
+    deliveries.c.kind,
+    deliveries.c.platform,
+    deliveries.c.chat_id,
+    deliveries.c.chat_kind,
+    deliveries.c.thread_id,
+    deliveries.c.payload,
+    deliveries.c.attempts,
+    deliveries.c.due_at,
+    deliveries.c.deliver_by,
+    users.c.platform_user_id,
+)
+_PROFILE_AT = len(_ITEM_COLUMNS)
+"""Where the profile's columns begin in a claimed row (read by position, see ``_claimed``)."""
 _CLAIM = (
-    select(
-        deliveries.c.id,
-        deliveries.c.item,
-        deliveries.c.local_date,
-        deliveries.c.kind,
-        deliveries.c.platform,
-        deliveries.c.chat_id,
-        deliveries.c.chat_kind,
-        deliveries.c.thread_id,
-        deliveries.c.payload,
-        deliveries.c.attempts,
-        deliveries.c.due_at,
-        deliveries.c.deliver_by,
-        users.c.platform_user_id,
-        *PROFILE_COLUMNS,
-        _ON_BREAK,
-    )
+    select(*_ITEM_COLUMNS, *PROFILE_COLUMNS, _ON_BREAK)
     .outerjoin(users, users.c.id == deliveries.c.user_id)
     .where(
         deliveries.c.status == QUEUED,
@@ -282,26 +283,46 @@ _TO_SENT = (
 """The common outcomes as one set-based statement per batch instead of one per row."""
 
 
+_PLATFORMS = {platform.value: platform for platform in Platform}
+_KINDS = {kind.value: kind for kind in ItemKind}
+_CHAT_KINDS = {kind.value: kind for kind in ChatKind}
+
+
 def _claimed(row: Any) -> Claimed:
-    platform = Platform(row.platform)
+    (
+        row_id,
+        item,
+        local_date,
+        kind,
+        platform_name,
+        chat_id,
+        chat_kind,
+        thread_id,
+        payload,
+        attempts,
+        due_at,
+        _deliver_by,
+        platform_user_id,
+    ) = row[:_PROFILE_AT]
+    platform = _PLATFORMS[platform_name]
     profile = None
-    if row.platform_user_id is not None:
-        profile = profile_from_row(UserRef(platform, row.platform_user_id), row)
+    if platform_user_id is not None:
+        profile = profile_from_row(UserRef(platform, platform_user_id), row, _PROFILE_AT)
     chat = None
-    if row.chat_id is not None:
-        chat = ChatRef(platform, row.chat_id, ChatKind(row.chat_kind), row.thread_id)
+    if chat_id is not None:
+        chat = ChatRef(platform, chat_id, _CHAT_KINDS[chat_kind], thread_id)
     return Claimed(
-        id=row.id,
-        item=row.item,
-        local_date=row.local_date,
-        kind=ItemKind(row.kind),
+        id=row_id,
+        item=item,
+        local_date=local_date,
+        kind=_KINDS[kind],
         platform=platform,
         chat=chat,
         profile=profile,
-        payload=json.loads(row.payload) if row.payload else {},
-        attempts=row.attempts,
-        due_at=aware(row.due_at),
-        on_break=bool(row.on_break),
+        payload=json.loads(payload) if payload else {},
+        attempts=attempts,
+        due_at=due_at,
+        on_break=bool(row[-1]),
     )
 
 
@@ -319,7 +340,7 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
     late: list[dict[str, Any]] = []
     claimed: list[Claimed] = []
     for row in rows:
-        by = aware(row.deliver_by)
+        by = row.deliver_by
         if by is not None and now > by:
             late.append(
                 {
@@ -329,7 +350,7 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
                     "new_claimed_at": now,
                     "new_settled_at": now,
                     "new_attempts": row.attempts,
-                    "new_not_before": aware(row.due_at),
+                    "new_not_before": row.due_at,
                 }
             )
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from enum import StrEnum
@@ -52,6 +53,14 @@ SETTABLE_FIELDS: dict[str, tuple[str, ...]] = {
 a person ends it deliberately from ``/safety``, never by a flow button. ``quiet_hours``
 sets ``quiet_start`` and ``quiet_end`` together, from :data:`QUIET_CHOICES`.
 """
+
+
+@functools.lru_cache(maxsize=64)
+def _quiet_text(start: time | None, end: time | None) -> str:
+    """Quiet hours as shown (``22:00–08:00``); few distinct values, shown in every nudge."""
+    if start is None or end is None:
+        start, end = DEFAULT_QUIET.start, DEFAULT_QUIET.end
+    return f"{format_local_time(start)}–{format_local_time(end)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +124,12 @@ class Profile:
 
     def placeholders(self, default_timezone: str) -> dict[str, str]:
         """Values a text may show: ``$name``, ``$timezone``, ``$daily_time``, ``$quiet_hours``."""
-        quiet = self.quiet
+        name = self.user.display_name
         return {
-            "name": clean_text(self.user.display_name or "")[:MAX_NAME_CHARS] or "there",
+            "name": (clean_text(name)[:MAX_NAME_CHARS] if name else "") or "there",
             "timezone": self.timezone or default_timezone,
             "daily_time": format_local_time(self.daily_time) if self.daily_time else "",
-            "quiet_hours": f"{format_local_time(quiet.start)}–{format_local_time(quiet.end)}",
+            "quiet_hours": _quiet_text(self.quiet_start, self.quiet_end),
         }
 
     def with_field(self, name: str, value: str) -> Profile:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Template
 
 from core.content.program import ProgramContent
 from core.content.schema import CommandGroupSpec, CommandSpec, FlowSpec
+
+_template = functools.lru_cache(maxsize=4096)(Template)
+"""One parsed ``Template`` per distinct text: texts are few and rendered again and again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +31,7 @@ class Texts:
             KeyError: if ``key`` is not a text of this locale (prevented by validation).
         """
         text = self.by_key[key]
-        return Template(text).safe_substitute(values or {}) if "$" in text else text
+        return _template(text).safe_substitute(values or {}) if "$" in text else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from core.profile import Profile
 from core.schedule.kinds import ItemKind, deliver_by, priority_of
 from core.schedule.local_time import DEFAULT_QUIET, QuietHours, next_due, spread_offset
+from core.storage.bulk_insert import BulkInsert
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
 from core.storage.repositories import (
     USER_ID,
@@ -53,6 +54,29 @@ _CATCH_UP = timedelta(days=2)
 one: the subscription jumps ahead."""
 
 _INSERT_DELIVERY = insert_ignoring_conflicts(deliveries)
+_QUEUE = BulkInsert(
+    deliveries,
+    _INSERT_DELIVERY,
+    (
+        "item",
+        "local_date",
+        "kind",
+        "priority",
+        "platform",
+        "user_id",
+        "chat_id",
+        "chat_kind",
+        "thread_id",
+        "status",
+        "attempts",
+        "due_at",
+        "not_before",
+        "deliver_by",
+        "settled_at",
+        "reason",
+    ),
+)
+"""The tick's insert of one delivery row per due subscription."""
 
 
 def person_key(user: UserRef) -> str:
@@ -369,8 +393,10 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
     rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
     if not rows:
         return QueuedDue()
-    inserts: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
+    instant = _QUEUE.binder(connection.dialect, "due_at")
+    bound: dict[int, tuple[Any, Any, Any]] = {}  # per occurrence: its instants, converted once
+    settled_at = instant(now)
+    values: list[tuple[Any, ...]] = []
     moves: dict[datetime, list[int]] = {}
     queued = stale = missed = 0
     for (
@@ -394,33 +420,44 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
             zone_name, kind, local_time, quiet_start, quiet_end, weekday, offset, next_due_at, now
         )
         missed += occurrence.missed
-        values = {
-            "item": f"sub:{sub_id}",
-            "local_date": occurrence.local_date,
-            "kind": kind,
-            "priority": _PRIORITY[kind],
-            "platform": platform,
-            "user_id": user_id,
-            "chat_id": chat_id,
-            "chat_kind": chat_kind,
-            "thread_id": thread_id,
-            "status": "queued",
-            "attempts": 0,
-            "due_at": occurrence.due,
-            "not_before": occurrence.due,
-            "deliver_by": occurrence.by,
-        }
-        if occurrence.by is not None and now > occurrence.by:
+        instants = bound.get(id(occurrence))
+        if instants is None:
+            by = occurrence.by
+            late = by is not None and now > by
+            instants = bound[id(occurrence)] = (
+                instant(occurrence.due),
+                None if by is None else instant(by),
+                late,
+            )
+        due, by, late = instants
+        if late:
             stale += 1
-            skipped.append({**values, "status": "skipped", "reason": "stale", "settled_at": now})
+            status, settled, reason = "skipped", settled_at, "stale"
         else:
             queued += 1
-            inserts.append(values)
+            status, settled, reason = "queued", None, None
+        values.append(
+            (
+                f"sub:{sub_id}",
+                occurrence.local_date,
+                kind,
+                _PRIORITY[kind],
+                platform,
+                user_id,
+                chat_id,
+                chat_kind,
+                thread_id,
+                status,
+                0,
+                due,
+                due,
+                by,
+                settled,
+                reason,
+            )
+        )
         moves.setdefault(occurrence.upcoming, []).append(sub_id)
-    insert = _INSERT_DELIVERY[connection.dialect.name]
-    for batch in (inserts, skipped):
-        if batch:
-            connection.execute(insert, batch)
+    _QUEUE.run(connection, values)
     if len(moves) * 4 <= len(rows):  # a few popular next instants: one statement each
         for next_at, ids in moves.items():
             connection.execute(_GROUPED_ADVANCE, {"sub_ids": ids, "next_at": next_at})

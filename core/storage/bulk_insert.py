@@ -1,0 +1,87 @@
+"""Bulk inserts handed to the driver as rows of plain values, for the scheduler's hot path.
+
+SQLAlchemy's ``executemany`` builds and converts a parameter dictionary per row, which
+cost more than the insert itself when the tick queues hundreds of sends per transaction
+(see ``bench/RESULTS.md``). A :class:`BulkInsert` compiles its statement once per
+dialect, the caller converts each distinct value once with :meth:`BulkInsert.binder` (a
+popular slot shares its instants), and the rows go to the driver as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, Insert, Table
+
+__all__ = ["BulkInsert"]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    order: tuple[int, ...] | None
+    """Where each positional parameter comes from in a row; None when it is the row's own
+    order; empty for drivers that take named parameters."""
+    named: bool
+
+
+class BulkInsert:
+    """One ``INSERT`` of ``keys`` into ``table``, per dialect, run with plain rows.
+
+    Args:
+        table: the table the statements insert into (for the columns' types).
+        statements: the statement for each dialect name (say, with ``ON CONFLICT DO
+            NOTHING`` spelled for each).
+        keys: the columns every row gives, in the order rows give them.
+    """
+
+    def __init__(self, table: Table, statements: Mapping[str, Insert], keys: Sequence[str]):
+        self.table = table
+        self.keys = tuple(keys)
+        self._statements = statements
+        self._compiled: dict[str, _Compiled] = {}
+        self._binders: dict[tuple[str, str], Callable[[Any], Any]] = {}
+
+    def binder(self, dialect: Dialect, key: str) -> Callable[[Any], Any]:
+        """What turns a Python value of column ``key`` into the driver's value."""
+        found = self._binders.get((dialect.name, key))
+        if found is None:
+            column_type = self.table.c[key].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            found = self._binders[(dialect.name, key)] = process or _same
+        return found
+
+    def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``rows``, each in :attr:`keys` order and passed through :meth:`binder`."""
+        if not rows:
+            return
+        compiled = self._compile(connection.dialect)
+        if compiled.named:
+            named = [dict(zip(self.keys, row, strict=True)) for row in rows]
+            connection.exec_driver_sql(compiled.sql, named)
+        elif compiled.order is None:
+            connection.exec_driver_sql(compiled.sql, list(rows))
+        else:
+            order = compiled.order
+            connection.exec_driver_sql(compiled.sql, [tuple(row[i] for i in order) for row in rows])
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            statement = self._statements[dialect.name]
+            compiled = statement.compile(dialect=dialect, column_keys=list(self.keys))
+            names = compiled.positiontup
+            if names is None:  # a driver taking named parameters
+                found = _Compiled(str(compiled), (), named=True)
+            else:
+                order = tuple(self.keys.index(name) for name in names)
+                same = order == tuple(range(len(self.keys)))
+                found = _Compiled(str(compiled), None if same else order, named=False)
+            self._compiled[dialect.name] = found
+        return found

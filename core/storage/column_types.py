@@ -10,19 +10,23 @@ from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 __all__ = ["UtcDateTime"]
 
+_STORED_LENGTH = len("2026-01-01 00:00:00.000000")
+
 
 def _to_sqlite(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    if value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:_STORED_LENGTH]  # without "+00:00"
 
 
 def _from_sqlite(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value + "+00:00")  # an eighth of .replace(tzinfo=UTC)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

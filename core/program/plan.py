@@ -32,7 +32,7 @@ import functools
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -443,13 +443,29 @@ class _Chooser:
                     skips[theme] += 1
         self.tired = {theme for theme, n in skips.items() if n >= OFTEN_SKIPPED}
         self.rank = {a.id: _rank(person.key, a.id) for a in self.pool}
+        self._tier_lists: dict[Slot, tuple[tuple[ActionSpec, ...], ...]] = {}
 
-    def _key(self, action: ActionSpec) -> tuple[int, int, bytes]:
-        return (
-            action.theme in self.tired,
-            self.last.get(action.id, _NEVER),
-            self.rank[action.id],
-        )
+    def _tiers(self, slot: Slot) -> tuple[tuple[ActionSpec, ...], ...]:
+        """The pool narrowed for ``slot``, most fitting first, ending with all of it.
+
+        The slot's theme and phases; its phases; any phase up to the later of the slot's
+        and the person's own; anything. Few distinct slots exist, so a plan of 60 days
+        filters the pool a handful of times instead of eight times a day.
+        """
+        found = self._tier_lists.get(slot)
+        if found is None:
+            top = max(*slot.phases, self.person.phase)
+            found = self._tier_lists[slot] = (
+                tuple(
+                    a
+                    for a in self.pool
+                    if a.phase in slot.phases and (slot.themes is None or a.theme in slot.themes)
+                ),
+                tuple(a for a in self.pool if a.phase in slot.phases),
+                tuple(a for a in self.pool if a.phase <= top),
+                tuple(self.pool),
+            )
+        return found
 
     def choose(
         self, day: int, blocked: frozenset[str] = frozenset(), never: str = ""
@@ -459,36 +475,30 @@ class _Chooser:
         ``blocked`` steps are passed over like recently shown ones; ``never`` is only
         given when nothing else exists at all.
         """
-        slot = slot_for(self.person, day)
-        top = max(*slot.phases, self.person.phase)
-        tiers: list[Callable[[ActionSpec], bool]] = [
-            lambda a: a.phase in slot.phases and (slot.themes is None or a.theme in slot.themes),
-            lambda a: a.phase in slot.phases,
-            lambda a: a.phase <= top,
-        ]
+        tiers = self._tiers(slot_for(self.person, day))
         fresh = day - WINDOW
-
-        def unseen(a: ActionSpec) -> bool:
-            return a.id not in blocked and a.id != never and self.last.get(a.id, _NEVER) < fresh
-
-        def unseen_unless_blocked(a: ActionSpec) -> bool:
-            return self.last.get(a.id, _NEVER) < fresh
-
-        def wanted(a: ActionSpec) -> bool:
-            return unseen(a) and a.id not in self.avoided
-
-        def anything(a: ActionSpec) -> bool:
-            return True
-
         # Widen the kind of step before offering one they turned down, and that before
-        # repeating one within the window.
-        passes = [(tier, wanted) for tier in tiers] + [(anything, wanted)]
-        passes += [(tier, unseen) for tier in tiers] + [(anything, unseen)]
+        # repeating one within the window. Within a pass the step is the least by (a
+        # theme they often skip, when last shown, their own rank), the first such in pool
+        # order; one plain loop, because a plan makes sixty of these choices in the turn
+        # that finishes set-up.
+        shown_on = self.last.get
         chosen: ActionSpec | None = None
-        for tier, usable in passes:
-            found = [a for a in self.pool if tier(a) and usable(a)]
-            if found:
-                chosen = min(found, key=self._key)
+        for skip_avoided in (True, False):
+            avoided = self.avoided if skip_avoided else frozenset()
+            for tier in tiers:
+                best_key: tuple[bool, int, bytes] | None = None
+                for action in tier:
+                    step = action.id
+                    shown = shown_on(step, _NEVER)
+                    if shown >= fresh or step in blocked or step == never or step in avoided:
+                        continue
+                    key = (action.theme in self.tired, shown, self.rank[step])
+                    if best_key is None or key < best_key:
+                        chosen, best_key = action, key
+                if chosen is not None:
+                    break
+            if chosen is not None:
                 break
         if chosen is None:
             # Every step is blocked or was shown lately. Better one planned soon (a swap
@@ -497,7 +507,7 @@ class _Chooser:
             chosen = min(
                 others,
                 key=lambda a: (
-                    not unseen_unless_blocked(a),
+                    self.last.get(a.id, _NEVER) >= fresh,
                     a.id in blocked,
                     self.last.get(a.id, _NEVER),
                     self.rank[a.id],

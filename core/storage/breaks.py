@@ -22,6 +22,13 @@ from core.types import UserRef
 SIGNED_MARK = "s"
 """The mark in ``breaks.ready`` that the caller has signed the break (never a member id)."""
 _SEP = ","
+_CODEWORD_OF = (
+    select(couples.c.codeword)
+    .select_from(couples.join(couple_members, couple_members.c.couple_id == couples.c.id))
+    .where(couple_members.c.user_id == USER_ID)
+)
+"""The code word of the couple of the person bound by ``who``: read for every typed text,
+so built once."""
 
 
 def _padded(column: Any) -> Any:
@@ -183,12 +190,7 @@ class BreakRepository:
 
     def codeword_of(self, user: UserRef) -> str | None:
         """The confirmed code word of ``user``'s couple, or None (one query, for every text)."""
-        value = self._connection.execute(
-            select(couples.c.codeword)
-            .select_from(couples.join(couple_members, couple_members.c.couple_id == couples.c.id))
-            .where(couple_members.c.user_id == USER_ID),
-            who(user),
-        ).scalar()
+        value = self._connection.execute(_CODEWORD_OF, who(user)).scalar()
         return str(value) if value else None
 
     def _add_mark(self, mark: str, *where: Any) -> bool:

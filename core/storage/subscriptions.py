@@ -100,6 +100,42 @@ def wants_nudges(profile: Profile) -> bool:
     )
 
 
+_PUT = (
+    update(subscriptions)
+    .where(subscriptions.c.user_id == USER_ID, subscriptions.c.kind == bindparam("put_kind"))
+    .values(
+        {
+            name: bindparam(f"new_{name}")
+            for name in (
+                "timezone",
+                "local_time",
+                "weekday",
+                "chat_id",
+                "chat_kind",
+                "thread_id",
+                "active",
+                "next_due_at",
+                "updated_at",
+            )
+        }
+    )
+)
+_OTHERS = select(subscriptions.c.id, subscriptions.c.local_time, subscriptions.c.weekday).where(
+    subscriptions.c.user_id == USER_ID, subscriptions.c.kind != ItemKind.MORNING.value
+)
+_REFOLLOW = (
+    update(subscriptions)
+    .where(subscriptions.c.id == bindparam("sub_id"))
+    .values(
+        timezone=bindparam("zone"),
+        active=True,
+        next_due_at=bindparam("next_at"),
+        updated_at=bindparam("now"),
+    )
+)
+"""Statements of a settings change (every set-up ends with one), built once."""
+
+
 class SubscriptionRepository:
     """One person's recurring items, inside one transaction."""
 
@@ -198,22 +234,14 @@ class SubscriptionRepository:
 
     def _refollow_others(self, profile: Profile, zone_name: str, now: datetime) -> None:
         """Other kinds keep their own local time but follow the zone and quiet hours."""
-        rows = self._connection.execute(
-            select(subscriptions.c.id, subscriptions.c.local_time, subscriptions.c.weekday).where(
-                subscriptions.c.user_id == USER_ID,
-                subscriptions.c.kind != ItemKind.MORNING.value,
-            ),
-            who(profile.user),
-        ).all()
+        rows = self._connection.execute(_OTHERS, who(profile.user)).all()
         zone = resolve_timezone(zone_name)
         offset = spread_offset(person_key(profile.user))
         for row in rows:
             at = parse_hhmm(row.local_time) or time(9, 0)
             due = next_due(zone, at, now, offset=offset, quiet=profile.quiet, weekday=row.weekday)
             self._connection.execute(
-                update(subscriptions)
-                .where(subscriptions.c.id == row.id)
-                .values(timezone=zone_name, active=True, next_due_at=due, updated_at=now)
+                _REFOLLOW, {"sub_id": row.id, "zone": zone_name, "next_at": due, "now": now}
             )
 
     def _put(
@@ -239,11 +267,9 @@ class SubscriptionRepository:
             "next_due_at": next_at,
             "updated_at": now,
         }
+        bound = {f"new_{name}": value for name, value in values.items()}
         changed = self._connection.execute(
-            update(subscriptions)
-            .where(subscriptions.c.user_id == USER_ID, subscriptions.c.kind == kind.value)
-            .values(values),
-            who(user),
+            _PUT, {**bound, "put_kind": kind.value, **who(user)}
         ).rowcount
         if changed:
             return

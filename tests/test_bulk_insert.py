@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     create_engine,
+    event,
     select,
 )
 
@@ -42,7 +44,7 @@ def test_rows_land_in_their_columns_whatever_the_order_and_style(
     metadata.create_all(engine)
     bulk = BulkInsert(things, insert_ignoring_conflicts(things), keys)
     at = datetime(2026, 3, 29, 9, 30, tzinfo=BERLIN_SUMMER)
-    given = [
+    given: list[dict[str, Any]] = [
         {"name": "first", "size": 1, "at": at},
         {"name": "second", "size": None, "at": None},
         {"name": "first", "size": 99, "at": None},  # a duplicate: ignored, not an error
@@ -73,3 +75,22 @@ def test_sqlite_instants_are_stored_as_sqlalchemy_stores_them() -> None:
         bulk.run(connection, [("naive", naive), ("aware", aware)])
         raw = connection.exec_driver_sql("SELECT at FROM things ORDER BY id").scalars().all()
     assert raw == ["2026-01-02 03:04:05.000006", "2026-01-02 03:04:05.000006"]
+
+
+def test_one_insert_serves_drivers_with_different_parameter_styles() -> None:
+    bulk = BulkInsert(things, insert_ignoring_conflicts(things), ("name", "size"))
+    for paramstyle, marker in (("qmark", "?"), ("named", ":name"), ("qmark", "?")):
+        engine = create_engine("sqlite://", paramstyle=paramstyle)
+        metadata.create_all(engine)
+        sent: list[str] = []
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def record(*args: Any, sent: list[str] = sent) -> None:
+            sent.append(args[2])  # the statement as the driver receives it
+
+        with engine.begin() as connection:
+            bulk.run(connection, [(paramstyle, 3)])
+            stored = connection.execute(select(things.c.name, things.c.size)).all()
+        assert [tuple(r) for r in stored] == [(paramstyle, 3)]
+        inserts = [sql for sql in sent if sql.startswith("INSERT")]
+        assert len(inserts) == 1 and marker in inserts[0]

@@ -22,6 +22,11 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _kind(dialect: Dialect) -> tuple[str, str, str]:
+    """What compiled SQL and converted values depend on: the database, driver and style."""
+    return (dialect.name, dialect.driver, dialect.paramstyle)
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
@@ -45,16 +50,16 @@ class BulkInsert:
         self.table = table
         self.keys = tuple(keys)
         self._statements = statements
-        self._compiled: dict[str, _Compiled] = {}
-        self._binders: dict[tuple[str, str], Callable[[Any], Any]] = {}
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
+        self._binders: dict[tuple[tuple[str, str, str], str], Callable[[Any], Any]] = {}
 
     def binder(self, dialect: Dialect, key: str) -> Callable[[Any], Any]:
         """What turns a Python value of column ``key`` into the driver's value."""
-        found = self._binders.get((dialect.name, key))
+        found = self._binders.get((_kind(dialect), key))
         if found is None:
             column_type = self.table.c[key].type
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
-            found = self._binders[(dialect.name, key)] = process or _same
+            found = self._binders[(_kind(dialect), key)] = process or _same
         return found
 
     def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -72,7 +77,7 @@ class BulkInsert:
             connection.exec_driver_sql(compiled.sql, [tuple(row[i] for i in order) for row in rows])
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(_kind(dialect))
         if found is None:
             statement = self._statements[dialect.name]
             compiled = statement.compile(dialect=dialect, column_keys=list(self.keys))
@@ -83,5 +88,5 @@ class BulkInsert:
                 order = tuple(self.keys.index(name) for name in names)
                 same = order == tuple(range(len(self.keys)))
                 found = _Compiled(str(compiled), None if same else order, named=False)
-            self._compiled[dialect.name] = found
+            self._compiled[_kind(dialect)] = found
         return found

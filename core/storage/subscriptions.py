@@ -420,7 +420,9 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
     if not rows:
         return QueuedDue()
     instant = _QUEUE.binder(connection.dialect, "due_at")
-    bound: dict[int, tuple[Any, Any, Any]] = {}  # per occurrence: its instants, converted once
+    # Per occurrence, its instants converted once. Keyed by identity, so each entry keeps
+    # its occurrence alive: an id cannot be reused by another one during this call.
+    bound: dict[int, tuple[_Occurrence, Any, Any, bool]] = {}
     settled_at = instant(now)
     values: list[tuple[Any, ...]] = []
     moves: dict[datetime, list[int]] = {}
@@ -449,13 +451,13 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
         instants = bound.get(id(occurrence))
         if instants is None:
             by = occurrence.by
-            late = by is not None and now > by
             instants = bound[id(occurrence)] = (
+                occurrence,
                 instant(occurrence.due),
                 None if by is None else instant(by),
-                late,
+                by is not None and now > by,
             )
-        due, by, late = instants
+        _, due, by, late = instants
         if late:
             stale += 1
             status, settled, reason = "skipped", settled_at, "stale"

@@ -100,25 +100,22 @@ def wants_nudges(profile: Profile) -> bool:
     )
 
 
+_PUT_COLUMNS = (
+    "timezone",
+    "local_time",
+    "weekday",
+    "chat_id",
+    "chat_kind",
+    "thread_id",
+    "active",
+    "next_due_at",
+    "updated_at",
+)
+"""What moving a subscription sets; ``_put`` binds exactly these."""
 _PUT = (
     update(subscriptions)
     .where(subscriptions.c.user_id == USER_ID, subscriptions.c.kind == bindparam("put_kind"))
-    .values(
-        {
-            name: bindparam(f"new_{name}")
-            for name in (
-                "timezone",
-                "local_time",
-                "weekday",
-                "chat_id",
-                "chat_kind",
-                "thread_id",
-                "active",
-                "next_due_at",
-                "updated_at",
-            )
-        }
-    )
+    .values({name: bindparam(f"new_{name}") for name in _PUT_COLUMNS})
 )
 _OTHERS = select(subscriptions.c.id, subscriptions.c.local_time, subscriptions.c.weekday).where(
     subscriptions.c.user_id == USER_ID, subscriptions.c.kind != ItemKind.MORNING.value
@@ -267,7 +264,7 @@ class SubscriptionRepository:
             "next_due_at": next_at,
             "updated_at": now,
         }
-        bound = {f"new_{name}": value for name, value in values.items()}
+        bound = {f"new_{name}": values[name] for name in _PUT_COLUMNS}
         changed = self._connection.execute(
             _PUT, {**bound, "put_kind": kind.value, **who(user)}
         ).rowcount

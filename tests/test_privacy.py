@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +92,35 @@ async def everything(service: CoachService, content: Content, sam: UserRef) -> l
     return log
 
 
-async def test_a_private_canary_never_reaches_a_group_another_person_or_a_log(
-    service: CoachService, content: Content, caplog: pytest.LogCaptureFixture
-) -> None:
-    sam = person(SAM_ID)
+@pytest.fixture
+async def logged_service(
+    content: Content,
+    migrated_sqlite: Path,
+    tmp_path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[CoachService]:
+    """A service on a database opened with every log on, SQL statements and parameters too.
+
+    Set before the database opens: its SQLite thread keeps one connection, and SQLAlchemy
+    decides whether a connection logs its statements when it opens.
+    """
     caplog.set_level(logging.DEBUG)
-    # SQL statements and their parameters are logged too: what reaches the database must
-    # already be ciphertext.
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    path = tmp_path / "logged.db"
+    shutil.copyfile(migrated_sqlite, path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.migrate()
+    yield CoachService(content, database, clock, cipher=TEST_CIPHER, default_timezone="UTC")
+    await database.close()
+
+
+async def test_a_private_canary_never_reaches_a_group_another_person_or_a_log(
+    logged_service: CoachService, content: Content, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SQL statements and their parameters are logged too (see ``logged_service``): what
+    # reaches the database must already be ciphertext.
+    service, sam = logged_service, person(SAM_ID)
     await onboard(service, sam)
     log = await everything(service, content, sam)
     elsewhere = [(e, r) for e, r in log if destination(e, r) != private_of(sam)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -177,3 +179,41 @@ async def test_sqlite_runs_in_wal_with_busy_timeout(sqlite_db: Database) -> None
     mode, timeout = await sqlite_db.run(pragmas)
     assert mode == "wal"
     assert timeout >= 1000
+
+
+async def test_sqlite_unit_that_fails_leaves_nothing_behind_for_the_next(
+    sqlite_db: Database,
+) -> None:
+    """The SQLite thread keeps its connection between units; a failure must not taint it."""
+
+    class BrokenError(Exception):
+        pass
+
+    def half_done(connection: Connection) -> None:
+        UserRepository(connection).get_or_create(person("7"), NOW)
+        raise BrokenError
+
+    with pytest.raises(BrokenError):
+        await sqlite_db.run(half_done)
+    assert await sqlite_db.run(count_users) == 0, "the failed unit was rolled back"
+    await sqlite_db.run(lambda c: UserRepository(c).get_or_create(person("8"), NOW))
+    assert await sqlite_db.run(count_users) == 1
+
+
+async def test_sqlite_unit_of_work_holds_the_write_lock_from_its_start(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """BEGIN IMMEDIATE: another writer cannot slip in between a unit's read and its write."""
+    path = tmp_path / "mend.db"
+
+    def other_writer_blocked(connection: Connection) -> bool:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return "locked" in str(exc)
+        finally:
+            other.close()
+        return False
+
+    assert await sqlite_db.run(other_writer_blocked)

@@ -34,6 +34,10 @@ _LONGEST_GAP = timedelta(hours=3)
 """Longer than any clock jump on record; the search for a valid minute stops there."""
 SPREAD = timedelta(minutes=3)
 """A person's offset lies within this much either side of the chosen time."""
+_SPAN = int(SPREAD.total_seconds())
+_OFFSETS = tuple(timedelta(seconds=second) for second in range(-_SPAN, _SPAN + 1))
+"""Every possible offset, made once: the tick needs one per due person, and building a
+``timedelta`` cost more than the hash that picks it."""
 
 
 def _exists(moment: datetime) -> bool:
@@ -94,8 +98,7 @@ def spread_offset(person: str) -> timedelta:
     between restarts or processes.
     """
     digest = hashlib.blake2b(person.encode("utf-8"), digest_size=8).digest()
-    span = int(SPREAD.total_seconds())
-    return timedelta(seconds=int.from_bytes(digest, "big") % (2 * span + 1) - span)
+    return _OFFSETS[int.from_bytes(digest, "big") % len(_OFFSETS)]
 
 
 def next_due(

@@ -230,6 +230,7 @@ _ITEM_COLUMNS = (
     deliveries.c.deliver_by,
     users.c.platform_user_id,
 )
+_DELIVER_BY_AT = next(i for i, c in enumerate(_ITEM_COLUMNS) if c is deliveries.c.deliver_by)
 _PROFILE_AT = len(_ITEM_COLUMNS)
 """Where the profile's columns begin in a claimed row (read by position, see ``_claimed``)."""
 _CLAIM = (
@@ -340,7 +341,7 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
     late: list[dict[str, Any]] = []
     claimed: list[Claimed] = []
     for row in rows:
-        by = row.deliver_by
+        by = row[_DELIVER_BY_AT]
         if by is not None and now > by:
             late.append(
                 {

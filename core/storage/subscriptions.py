@@ -11,6 +11,7 @@ several processes can tick on one database; SQLite has one writer at a time anyw
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from functools import partial
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from core.profile import Profile
 from core.schedule.kinds import ItemKind, deliver_by, priority_of
 from core.schedule.local_time import DEFAULT_QUIET, QuietHours, next_due, spread_offset
-from core.storage.bulk_insert import BulkInsert
+from core.storage.bulk_write import BulkWrite
 from core.storage.personal_data import Exported, PersonalDataHooks, iso
 from core.storage.repositories import (
     USER_ID,
@@ -54,7 +55,7 @@ _CATCH_UP = timedelta(days=2)
 one: the subscription jumps ahead."""
 
 _INSERT_DELIVERY = insert_ignoring_conflicts(deliveries)
-_QUEUE = BulkInsert(
+_QUEUE = BulkWrite(
     deliveries,
     _INSERT_DELIVERY,
     (
@@ -334,6 +335,13 @@ _ADVANCE = (
     .where(subscriptions.c.id == bindparam("sub_id"))
     .values(next_due_at=bindparam("next_at"))
 )
+_MOVE = BulkWrite(
+    subscriptions,
+    {"postgresql": _ADVANCE, "sqlite": _ADVANCE},
+    ("next_at", "sub_id"),
+    columns={"next_at": "next_due_at", "sub_id": "id"},
+)
+"""The tick's move of each subscription to its next occurrence, as plain rows."""
 
 
 def _following(
@@ -395,6 +403,24 @@ def _occurrence(
     return _Occurrence(due, upcoming, by, due.astimezone(zone).date().isoformat(), missed)
 
 
+@functools.lru_cache(maxsize=16_384)
+def _bound(
+    occurrence: _Occurrence, instant: Callable[[Any], Any], next_instant: Callable[[Any], Any]
+) -> tuple[Any, Any, Any]:
+    """An occurrence's due, grace and next instants as the driver takes them.
+
+    ``instant`` converts for the queue's columns, ``next_instant`` for the subscription's.
+    Cached like :func:`_occurrence`: a popular slot's instants are converted once a tick,
+    not once per batch.
+    """
+    by = occurrence.by
+    return (
+        instant(occurrence.due),
+        None if by is None else instant(by),
+        next_instant(occurrence.upcoming),
+    )
+
+
 _GROUPED_ADVANCE = (
     update(subscriptions)
     .where(subscriptions.c.id.in_(bindparam("sub_ids", expanding=True)))
@@ -417,12 +443,11 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
     if not rows:
         return QueuedDue()
     instant = _QUEUE.binder(connection.dialect, "due_at")
-    # Per occurrence, its instants converted once. Keyed by identity, so each entry keeps
-    # its occurrence alive: an id cannot be reused by another one during this call.
-    bound: dict[int, tuple[_Occurrence, Any, Any, bool]] = {}
+    next_instant = _MOVE.binder(connection.dialect, "next_at")
     settled_at = instant(now)
     values: list[tuple[Any, ...]] = []
     moves: dict[datetime, list[int]] = {}
+    moved: list[tuple[Any, int]] = []
     queued = stale = missed = 0
     for (
         sub_id,
@@ -445,17 +470,8 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
             zone_name, kind, local_time, quiet_start, quiet_end, weekday, offset, next_due_at, now
         )
         missed += occurrence.missed
-        instants = bound.get(id(occurrence))
-        if instants is None:
-            by = occurrence.by
-            instants = bound[id(occurrence)] = (
-                occurrence,
-                instant(occurrence.due),
-                None if by is None else instant(by),
-                by is not None and now > by,
-            )
-        _, due, by, late = instants
-        if late:
+        due, by, upcoming = _bound(occurrence, instant, next_instant)
+        if occurrence.by is not None and now > occurrence.by:
             stale += 1
             status, settled, reason = "skipped", settled_at, "stale"
         else:
@@ -482,15 +498,13 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
             )
         )
         moves.setdefault(occurrence.upcoming, []).append(sub_id)
+        moved.append((upcoming, sub_id))
     _QUEUE.run(connection, values)
     if len(moves) * 4 <= len(rows):  # a few popular next instants: one statement each
         for next_at, ids in moves.items():
             connection.execute(_GROUPED_ADVANCE, {"sub_ids": ids, "next_at": next_at})
     else:
-        connection.execute(
-            _ADVANCE,
-            [{"sub_id": i, "next_at": at} for at, ids in moves.items() for i in ids],
-        )
+        _MOVE.run(connection, moved)
     return QueuedDue(queued=queued, stale=stale, missed=missed)
 
 

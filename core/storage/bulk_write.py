@@ -1,9 +1,9 @@
-"""Bulk inserts handed to the driver as rows of plain values, for the scheduler's hot path.
+"""Bulk writes handed to the driver as rows of plain values, for the scheduler's hot path.
 
 SQLAlchemy's ``executemany`` builds and converts a parameter dictionary per row, which
-cost more than the insert itself when the tick queues hundreds of sends per transaction
-(see ``bench/RESULTS.md``). A :class:`BulkInsert` compiles its statement once per
-dialect, the caller converts each distinct value once with :meth:`BulkInsert.binder` (a
+cost more than the write itself when the tick queues hundreds of sends per transaction
+(see ``bench/RESULTS.md``). A :class:`BulkWrite` compiles its statement once per
+dialect, the caller converts each distinct value once with :meth:`BulkWrite.binder` (a
 popular slot shares its instants), and the rows go to the driver as they are.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Insert, Table
+from sqlalchemy import Connection, Dialect, Insert, Table, Update
 
-__all__ = ["BulkInsert"]
+__all__ = ["BulkWrite"]
 
 
 def _same(value: Any) -> Any:
@@ -36,20 +36,29 @@ class _Compiled:
     named: bool
 
 
-class BulkInsert:
-    """One ``INSERT`` of ``keys`` into ``table``, per dialect, run with plain rows.
+class BulkWrite:
+    """One ``INSERT`` or ``UPDATE`` on ``table``, per dialect, run with plain rows.
 
     Args:
-        table: the table the statements insert into (for the columns' types).
-        statements: the statement for each dialect name (say, with ``ON CONFLICT DO
-            NOTHING`` spelled for each).
-        keys: the columns every row gives, in the order rows give them.
+        table: the table the statements write (for the columns' types).
+        statements: the statement for each dialect name (say, an insert with ``ON
+            CONFLICT DO NOTHING`` spelled for each).
+        keys: the values every row gives, in the order rows give them: column names for
+            an insert, bound parameter names for an update.
+        columns: for a key that is not a column name, the column whose type converts it.
     """
 
-    def __init__(self, table: Table, statements: Mapping[str, Insert], keys: Sequence[str]):
+    def __init__(
+        self,
+        table: Table,
+        statements: Mapping[str, Insert | Update],
+        keys: Sequence[str],
+        columns: Mapping[str, str] | None = None,
+    ):
         self.table = table
         self.keys = tuple(keys)
         self._statements = statements
+        self._columns = dict(columns or {})
         self._compiled: dict[tuple[str, str, str], _Compiled] = {}
         self._binders: dict[tuple[tuple[str, str, str], str], Callable[[Any], Any]] = {}
 
@@ -57,13 +66,13 @@ class BulkInsert:
         """What turns a Python value of column ``key`` into the driver's value."""
         found = self._binders.get((_kind(dialect), key))
         if found is None:
-            column_type = self.table.c[key].type
+            column_type = self.table.c[self._columns.get(key, key)].type
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             found = self._binders[(_kind(dialect), key)] = process or _same
         return found
 
     def run(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``rows``, each in :attr:`keys` order and passed through :meth:`binder`."""
+        """Write ``rows``, each in :attr:`keys` order and passed through :meth:`binder`."""
         if not rows:
             return
         compiled = self._compile(connection.dialect)

@@ -1,4 +1,4 @@
-"""BulkInsert: rows handed to the driver as they are, on every parameter style."""
+"""BulkWrite: rows handed to the driver as they are, on every parameter style."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     select,
+    update,
 )
 
-from core.storage.bulk_insert import BulkInsert
+from core.storage.bulk_write import BulkWrite
 from core.storage.column_types import UtcDateTime
 from core.storage.repositories import insert_ignoring_conflicts
 
@@ -42,7 +44,7 @@ def test_rows_land_in_their_columns_whatever_the_order_and_style(
 ) -> None:
     engine = create_engine("sqlite://", paramstyle=paramstyle)
     metadata.create_all(engine)
-    bulk = BulkInsert(things, insert_ignoring_conflicts(things), keys)
+    bulk = BulkWrite(things, insert_ignoring_conflicts(things), keys)
     at = datetime(2026, 3, 29, 9, 30, tzinfo=BERLIN_SUMMER)
     given: list[dict[str, Any]] = [
         {"name": "first", "size": 1, "at": at},
@@ -67,7 +69,7 @@ def test_rows_land_in_their_columns_whatever_the_order_and_style(
 def test_sqlite_instants_are_stored_as_sqlalchemy_stores_them() -> None:
     engine = create_engine("sqlite://")
     metadata.create_all(engine)
-    bulk = BulkInsert(things, insert_ignoring_conflicts(things), ("name", "at"))
+    bulk = BulkWrite(things, insert_ignoring_conflicts(things), ("name", "at"))
     with engine.begin() as connection:
         instant = bulk.binder(connection.dialect, "at")
         naive = instant(datetime(2026, 1, 2, 3, 4, 5, 6))
@@ -78,7 +80,7 @@ def test_sqlite_instants_are_stored_as_sqlalchemy_stores_them() -> None:
 
 
 def test_one_insert_serves_drivers_with_different_parameter_styles() -> None:
-    bulk = BulkInsert(things, insert_ignoring_conflicts(things), ("name", "size"))
+    bulk = BulkWrite(things, insert_ignoring_conflicts(things), ("name", "size"))
     for paramstyle, marker in (("qmark", "?"), ("named", ":name"), ("qmark", "?")):
         engine = create_engine("sqlite://", paramstyle=paramstyle)
         metadata.create_all(engine)
@@ -94,3 +96,20 @@ def test_one_insert_serves_drivers_with_different_parameter_styles() -> None:
         assert [tuple(r) for r in stored] == [(paramstyle, 3)]
         inserts = [sql for sql in sent if sql.startswith("INSERT")]
         assert len(inserts) == 1 and marker in inserts[0]
+
+
+@pytest.mark.parametrize("paramstyle", ["qmark", "named"])
+def test_an_update_binds_its_own_names_through_the_columns_they_set(paramstyle: str) -> None:
+    engine = create_engine("sqlite://", paramstyle=paramstyle)
+    metadata.create_all(engine)
+    statement = update(things).where(things.c.id == bindparam("b_id")).values(at=bindparam("b_at"))
+    move = BulkWrite(
+        things, {"sqlite": statement}, ("b_at", "b_id"), columns={"b_at": "at", "b_id": "id"}
+    )
+    later = datetime(2026, 10, 25, 9, 30, tzinfo=BERLIN_SUMMER)
+    with engine.begin() as connection:
+        connection.execute(things.insert(), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+        instant = move.binder(connection.dialect, "b_at")
+        move.run(connection, [(instant(later), 2), (instant(None), 1)])
+        stored = connection.execute(select(things.c.id, things.c.at).order_by(things.c.id)).all()
+    assert [tuple(r) for r in stored] == [(1, None), (2, datetime(2026, 10, 25, 7, 30, tzinfo=UTC))]

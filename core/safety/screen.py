@@ -31,6 +31,15 @@ _CATEGORY_OF = {cue.name: cue.category for cue in CUES} | {
 }
 _NEEDED = tuple(sorted({w for cue in CUES for part in cue.parts if part.needs for w in part.needs}))
 """Every string some pattern needs; each message is searched for them once, not per cue."""
+_ALWAYS = frozenset(i for i, cue in enumerate(CUES) if any(p.needs is None for p in cue.parts))
+_CUES_NEEDING = {
+    word: frozenset(
+        i for i, cue in enumerate(CUES) if any(p.needs and word in p.needs for p in cue.parts)
+    )
+    for word in _NEEDED
+}
+"""Which cues (by position) have a part that may match when ``word`` is present: a cue
+with none of its words in a message cannot match it and is not looked at."""
 LEARNED_PREFIX = "learned_"
 """Cue names the learned model reports: ``learned_self_harm`` and so on."""
 
@@ -109,7 +118,8 @@ def screen(text: str) -> Screening:
     if not normal:
         return Screening(Category.NONE)
     present = frozenset(word for word in _NEEDED if word in normal)
-    seen = [(cue, _matches(cue, normal, present)) for cue in CUES]
+    candidates = _ALWAYS.union(*(_CUES_NEEDING[word] for word in present))
+    seen = [(CUES[i], _matches(CUES[i], normal, present)) for i in sorted(candidates)]
     found = tuple(cue for cue, verdict in seen if verdict is _Seen.MATCHED)
     if not found:
         ruled_out = any(verdict is _Seen.RULED_OUT for _, verdict in seen)

@@ -63,7 +63,7 @@ class BulkWrite:
         self._binders: dict[tuple[tuple[str, str, str], str], Callable[[Any], Any]] = {}
 
     def binder(self, dialect: Dialect, key: str) -> Callable[[Any], Any]:
-        """What turns a Python value of column ``key`` into the driver's value."""
+        """What turns a Python value for ``key`` into the driver's value (by its column's type)."""
         found = self._binders.get((_kind(dialect), key))
         if found is None:
             column_type = self.table.c[self._columns.get(key, key)].type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, exc, text
 
 from core.flows.engine import FlowState
 from core.profile import Profile, Situation
@@ -217,3 +218,61 @@ async def test_sqlite_unit_of_work_holds_the_write_lock_from_its_start(
         return False
 
     assert await sqlite_db.run(other_writer_blocked)
+
+
+async def test_sqlite_unit_that_fails_at_commit_leaves_the_next_one_working(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """A failure at COMMIT must leave the kept connection neither in a transaction nor locked."""
+
+    def orphan(connection: Connection) -> None:
+        connection.execute(text("PRAGMA defer_foreign_keys=ON"))  # checked only at COMMIT
+        connection.execute(
+            text(
+                "INSERT INTO subscriptions (user_id, kind, timezone, local_time, active) "
+                "VALUES (424242, 'morning', 'UTC', '09:00', 0)"
+            )
+        )
+
+    with pytest.raises(exc.IntegrityError):
+        await sqlite_db.run(orphan)
+    await sqlite_db.run(lambda c: UserRepository(c).get_or_create(person("9"), NOW))
+    assert await sqlite_db.run(count_users) == 1
+    other = sqlite3.connect(tmp_path / "mend.db", timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock was let go
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+async def test_sqlite_lock_not_free_in_time_is_a_clear_error_and_passes(
+    migrated_sqlite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the write lock past the busy timeout: an error, then recovery."""
+    monkeypatch.setattr("core.storage.database.SQLITE_BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "locked.db"
+    shutil.copyfile(migrated_sqlite, path)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.migrate()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(exc.OperationalError, match="locked"):
+            await database.run(count_users)
+        holder.execute("ROLLBACK")
+        assert await database.run(count_users) == 0
+    finally:
+        holder.close()
+        await database.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite:///:memory:"])
+async def test_sqlite_in_memory_keeps_its_data_between_units(url: str) -> None:
+    database = Database(url)
+    try:
+        await database.migrate()
+        await database.run(lambda c: UserRepository(c).get_or_create(person("5"), NOW))
+        assert await database.run(count_users) == 1
+    finally:
+        await database.close()

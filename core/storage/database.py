@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,23 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_BEGIN = "BEGIN IMMEDIATE"
+
+
 def _sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so a read-then-write turn waits its turn
     # (busy timeout) instead of failing half-way when another process wrote in between.
     # Sent to the driver directly: through exec_driver_sql it cost a full statement
-    # execution (context, cursor, result) on every unit of work.
-    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+    # execution (context, cursor, result) on every unit of work. A failure (the lock not
+    # free within the busy timeout) is raised as SQLAlchemy would raise it.
+    try:
+        connection.connection.driver_connection.execute(_BEGIN)  # type: ignore[union-attr]
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(_BEGIN, (), error, sqlite3.Error) from error
+
+
+def _in_memory(url: URL) -> bool:
+    return not url.database or url.database == ":memory:"
 
 
 def _sqlite_url(url: URL) -> URL:
@@ -71,9 +84,16 @@ class Database:
         """The SQLite thread's connection, kept between units of work (only that thread
         touches it)."""
         if parsed.drivername in SQLITE_DRIVERS:
-            if parsed.database and parsed.database != ":memory:":
+            if parsed.database and not _in_memory(parsed):
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self._sync = create_engine(_sqlite_url(parsed), echo=echo, pool_size=1, max_overflow=0)
+            # One connection, used by the SQLite thread alone. In memory, the database
+            # lives in that connection, so the pool must keep it (StaticPool).
+            pool: dict[str, Any] = (
+                {"poolclass": StaticPool}
+                if _in_memory(parsed)
+                else {"pool_size": 1, "max_overflow": 0}
+            )
+            self._sync = create_engine(_sqlite_url(parsed), echo=echo, **pool)
             event.listen(self._sync, "connect", _sqlite_connect)
             event.listen(self._sync, "begin", _sqlite_begin)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mend-sqlite")

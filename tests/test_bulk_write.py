@@ -99,17 +99,19 @@ def test_one_insert_serves_drivers_with_different_parameter_styles() -> None:
 
 
 @pytest.mark.parametrize("paramstyle", ["qmark", "named"])
-def test_an_update_binds_its_own_names_through_the_columns_they_set(paramstyle: str) -> None:
+@pytest.mark.parametrize("keys", [("b_at", "b_id"), ("b_id", "b_at")])
+def test_an_update_binds_its_own_names_through_the_columns_they_set(
+    paramstyle: str, keys: tuple[str, str]
+) -> None:
     engine = create_engine("sqlite://", paramstyle=paramstyle)
     metadata.create_all(engine)
     statement = update(things).where(things.c.id == bindparam("b_id")).values(at=bindparam("b_at"))
-    move = BulkWrite(
-        things, {"sqlite": statement}, ("b_at", "b_id"), columns={"b_at": "at", "b_id": "id"}
-    )
+    move = BulkWrite(things, {"sqlite": statement}, keys, columns={"b_at": "at", "b_id": "id"})
     later = datetime(2026, 10, 25, 9, 30, tzinfo=BERLIN_SUMMER)
     with engine.begin() as connection:
         connection.execute(things.insert(), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
         instant = move.binder(connection.dialect, "b_at")
-        move.run(connection, [(instant(later), 2), (instant(None), 1)])
+        given = [{"b_at": instant(later), "b_id": 2}, {"b_at": instant(None), "b_id": 1}]
+        move.run(connection, [tuple(row[key] for key in keys) for row in given])
         stored = connection.execute(select(things.c.id, things.c.at).order_by(things.c.id)).all()
     assert [tuple(r) for r in stored] == [(1, None), (2, datetime(2026, 10, 25, 7, 30, tzinfo=UTC))]

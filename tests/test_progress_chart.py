@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from core.content import Content
 from core.program import chart
 from core.program.chart import ChartLabels, render_progress
-from core.program.tracking import WeekPoint, recent_weeks
+from core.program.tracking import WeekPoint, progress_series, recent_weeks
 from core.service import CoachService
 from core.service import tracking_desk as td
 from core.storage import Database
@@ -33,6 +33,7 @@ LABELS = ChartLabels(
 )
 SCORE_BLUE = (0, 114, 178)
 GOOD_GREEN = (0, 158, 115)
+STEPS_ORANGE = (230, 159, 0)
 
 
 def utc(text: str) -> datetime:
@@ -106,6 +107,25 @@ def test_more_good_moments_means_more_green() -> None:
 def test_an_empty_series_still_draws_without_error() -> None:
     image = decoded(render_progress(series([None] * 12, good=0)[:0], LABELS))
     assert image.size == (800, 600)
+
+
+def test_the_current_week_counts_only_its_days_so_far() -> None:
+    tuesday = date(2026, 5, 19)
+    weeks = recent_weeks(tuesday, 2)
+    done = ["2026-05-11", "2026-05-12", "2026-05-18", "2026-05-19"]  # two last week, two now
+    last, this = progress_series(weeks, {}, [], done, [], today=tuesday)
+    assert (last.days, last.steps_done, last.steps_share) == (7, 2, 2 / 7)
+    assert (this.days, this.steps_done, this.steps_share) == (2, 2, 1.0), "two of two days"
+    assert WeekPoint("2026-W21").steps_share is None  # nothing done: no bar at all
+
+
+def test_a_full_bar_for_a_young_week_done_so_far_is_taller_than_a_whole_weeks_share() -> None:
+    weeks = recent_weeks(date(2026, 5, 19), 2)
+    young = (WeekPoint(weeks[0], steps_done=1), WeekPoint(weeks[1], steps_done=2, days=2))
+    whole = (WeekPoint(weeks[0], steps_done=1), WeekPoint(weeks[1], steps_done=2))
+    full = decoded(render_progress(young, LABELS))
+    partial = decoded(render_progress(whole, LABELS))
+    assert pixels_of(full, STEPS_ORANGE) > pixels_of(partial, STEPS_ORANGE)
 
 
 # --------------------------------------------------------------------------- end to end

@@ -34,7 +34,6 @@ _PANEL = 128
 """Height of one panel's plot area."""
 _PANEL_GAP = 44
 """Space above each plot area, for the panel's title and legend."""
-_DAYS_A_WEEK = 7
 
 _BACKGROUND = (255, 255, 255)
 _INK = (34, 34, 34)
@@ -199,9 +198,7 @@ def _follow_panel(canvas: _Canvas, points: Sequence[WeekPoint], labels: ChartLab
         canvas.empty(top, labels.no_data)
         return
     promises = [p.kept_share for p in points]
-    steps: list[float | None] = [
-        min(p.steps_done, _DAYS_A_WEEK) / _DAYS_A_WEEK if p.steps_done else None for p in points
-    ]
+    steps = [p.steps_share for p in points]
     canvas.bars(top, [promises, steps], [_PROMISES, _STEPS])
 
 

@@ -100,6 +100,9 @@ def parse_day(text: str) -> date | None:
         return None
 
 
+_DAYS_A_WEEK = 7
+
+
 def week_key(day: date) -> str:
     """The ISO week ``day`` falls in, as stored: ``2026-W09``."""
     year, week, _ = day.isocalendar()
@@ -292,6 +295,8 @@ class WeekPoint:
         steps_done: days that week with a daily step marked done.
         good: appreciations logged that week.
         hard: hurtful moments logged that week.
+        days: the days of that week so far: 7, or for the current week the days up to
+            and including today (two on a Tuesday).
     """
 
     week: str
@@ -301,6 +306,18 @@ class WeekPoint:
     steps_done: int = 0
     good: int = 0
     hard: int = 0
+    days: int = _DAYS_A_WEEK
+
+    @property
+    def steps_share(self) -> float | None:
+        """Days with a step done as a share of the week's days so far, or None with none.
+
+        A week that has only begun is not shown as a poor one: two steps by Tuesday is
+        all of it.
+        """
+        if not self.steps_done:
+            return None
+        return min(self.steps_done, self.days) / self.days
 
     @property
     def kept_share(self) -> float | None:
@@ -327,6 +344,7 @@ def progress_series(
     promises: Iterable[tuple[str, bool | None]],
     steps_done: Iterable[str],
     moments: Iterable[tuple[str, str]],
+    today: date | None = None,
 ) -> tuple[WeekPoint, ...]:
     """One point per week of ``weeks`` from a person's rows.
 
@@ -336,7 +354,9 @@ def progress_series(
         promises: ``(local date, kept)`` of each promise; None for unanswered.
         steps_done: local dates of daily steps marked done (a day counts once).
         moments: ``(kind, local date)`` of each logged moment.
+        today: the person's local date: its week counts only the days so far.
     """
+    current = week_key(today) if today is not None else None
     wanted = set(weeks)
     kept: dict[str, int] = dict.fromkeys(weeks, 0)
     answered: dict[str, int] = dict.fromkeys(weeks, 0)
@@ -360,6 +380,7 @@ def progress_series(
             steps_done=len(done_days[week]),
             good=balance_of(listed, week).good,
             hard=balance_of(listed, week).hard,
+            days=today.isoweekday() if today is not None and week == current else _DAYS_A_WEEK,
         )
         for week in weeks
     )

@@ -617,6 +617,7 @@ class TrackingDesk(ProgramDesk):
             PromiseRepository(connection, cipher).since(user, first),
             done_step_days(connection, user, first),
             MomentRepository(connection, cipher).since(user, first),
+            today=today,
         )
 
     def _progress(self, turn: Turn) -> StepResult:

@@ -847,11 +847,15 @@ def test_a_reminder_says_its_content_key(desk: NudgeDesk, content: Content) -> N
         ({"unreachable_since": NOW}, SkipReason.UNREACHABLE),
     ],
 )
-@pytest.mark.parametrize("kind", [ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY])
+@pytest.mark.parametrize(
+    "kind", [ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY, ItemKind.REMINDER]
+)
 def test_nudges_are_held(
     desk: NudgeDesk, kind: ItemKind, changes: dict[str, Any], reason: SkipReason
 ) -> None:
-    rendered = desk.render(claimed(kind, onboarded(**changes)), NOW)
+    """A check-in's "still open" reminder too: /stop says no more check-in reminders."""
+    payload = {"say": "ritual.checkin.nudge"} if kind is ItemKind.REMINDER else None
+    rendered = desk.render(claimed(kind, onboarded(**changes), payload=payload), NOW)
     assert rendered.reply is None and rendered.reason is reason
 
 

@@ -458,6 +458,9 @@ _STEP_BUTTONS = (
 )
 """The buttons under a daily step, in order: label key and verb."""
 _NUDGES = frozenset({ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY})
+_HELD = _NUDGES | {ItemKind.REMINDER}
+"""Kinds held back by /stop, safety mode, a break or an unreachable chat when they are due:
+the nudges, and the reminder that a check-in or walk-through is still open."""
 PROMISES_FROM_WEEK = 2
 """The programme week from which the morning step also offers today's small promise."""
 _ANSWERS = {
@@ -521,7 +524,7 @@ class NudgeDesk:
                 return Rendered(None, reason)
             asked = render_promise_evening(item, self._texts, self._default_timezone)
             return Rendered(asked, None if asked else SkipReason.UNKNOWN_TEXT)
-        if item.kind in _NUDGES:
+        if item.kind in _HELD:
             reason = self._held(item, profile)
             if reason is not None:
                 return Rendered(None, reason)

@@ -17,16 +17,17 @@ What it measures (issue 6, "Benchmark"):
   same instant, 06:00 UTC. Each timed run gets its own copy of this file.
 * **burst** (timed, in a fresh process so its peak RSS is its own): ``build_core`` on the
   copy, a ``Scheduler`` with the core's real ``NudgeDesk`` as renderer and the
-  ``Sender`` that ``Scheduler.attach`` would build, on a ``RecordingOutbox`` behind
+  ``Sender`` that ``Scheduler.attach`` builds, on a ``RecordingOutbox`` behind
   ``SendGate(UNLIMITED)``, the clock fixed one second after the due instant.
-  ``Scheduler.tick()`` queues every due subscription (``TICK_BATCH`` per transaction),
-  then ``Sender.drain()`` (what ``Sender.run`` calls) runs until the queue is empty:
-  every item claimed, rendered, recorded to the file and settled. items/s = N / that
-  time. Meanwhile a probe task sleeps 5 ms in a loop and records how late it wakes (how
-  long the event loop was blocked; the same probe first runs 1 s on the idle loop, as the
-  machine's floor), every garbage collection is timed, and every 20 ms a private "hi"
-  from a random onboarded person goes through the real ``CoachService.handle`` on the
-  same database.
+  The sender runs as in ``mend run`` (``Sender.run``, woken by the tick after each of
+  its transactions) while ``Scheduler.tick()`` queues every due subscription
+  (``TICK_BATCH`` per transaction); the run ends when the tick has returned and the
+  sender is idle (``Sender.idle``): every item claimed, rendered, recorded to the file
+  and settled. items/s = N / the time from the tick's start to then. Meanwhile a probe
+  task sleeps 5 ms in a loop and records how late it wakes (how long the event loop was
+  blocked; the same probe first runs 1 s on the idle loop, as the machine's floor),
+  every garbage collection is timed, and every 20 ms a private "hi" from a random
+  onboarded person goes through the real ``CoachService.handle`` on the same database.
 * **baseline** (timed, fresh process, own copy): a bare ``sqlite3`` loop with the same
   PRAGMAs that selects the due subscription ids (``WHERE active AND next_due_at <= now
   ORDER BY next_due_at LIMIT batch``) and moves them a day on (``UPDATE ... WHERE id IN
@@ -94,7 +95,7 @@ from core.types import ChatKind, ChatRef, Platform, Reply, UserRef
 from scheduler.clockwork import TICK_BATCH, Scheduler
 from scheduler.pacing import UNLIMITED, PlatformLimits, SendGate
 from scheduler.recording import RecordingOutbox
-from scheduler.sender import UNPACED_BATCH, Sender
+from scheduler.sender import UNPACED_BATCH
 
 TARGET_RATE = 10_000.0
 """Claimed-and-delivered items/s in the unpaced burst."""
@@ -508,16 +509,7 @@ async def burst(
     scheduler = Scheduler(
         core.database, core.nudges, clock, retention_days=180, tick_batch=tick_batch
     )
-    # What Scheduler.attach builds, with the batch size open to --send-batch.
-    sender = Sender(
-        Platform.TELEGRAM,
-        core.database,
-        outbox,
-        SendGate(UNLIMITED),
-        core.nudges,
-        clock,
-        batch=send_batch,
-    )
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED), batch=send_batch)
 
     # Untimed warm-up: one interactive turn, so lazy imports and caches are not in the burst.
     warm = UserRef(Platform.TELEGRAM, "1")
@@ -542,15 +534,21 @@ async def burst(
     ]
     if chats:
         watchers.append(asyncio.create_task(interactive(core.service, people, seed, stop, seen)))
-    await asyncio.sleep(0.05)  # let both start
+    halt = asyncio.Event()
+    sending = asyncio.create_task(sender.run(halt))
+    await sender.idle()  # its first look: nothing is queued before the tick
+    await asyncio.sleep(0.05)  # let the watchers start
     cpu, started = time.process_time(), time.perf_counter()
     report = await scheduler.tick()
     ticked = time.perf_counter()
-    sent = await sender.drain()
-    batches = math.ceil(sent / sender.batch) if sent else 0
+    await sender.idle()
     finished, cpu = time.perf_counter(), time.process_time() - cpu
+    sent = sender.tally.sent
+    batches = math.ceil(sent / sender.batch) if sent else 0
+    halt.set()
+    sender.wake()
     stop.set()
-    await asyncio.gather(*watchers)
+    await asyncio.gather(sending, *watchers)
     gc.callbacks.remove(collections)
     after_rss, after_peak = rss_mb()
 
@@ -813,10 +811,11 @@ def report(
     send_batch = args.send_batch or UNPACED_BATCH
     print()
     print(
-        f"burst: {ours['items']:,} items in {ours['seconds']:.2f} s = Scheduler.tick() "
-        f"{ours['tick_seconds']:.2f} s ({args.tick_batch} per transaction) + "
-        f"Sender.drain() {ours['drain_seconds']:.2f} s ({ours['send_batches']} batches "
-        f"of {send_batch}); cpu {cpu_us(runs['burst']):.0f} µs per item"
+        f"burst: {ours['items']:,} items in {ours['seconds']:.2f} s: Scheduler.tick() "
+        f"returned after {ours['tick_seconds']:.2f} s ({args.tick_batch} per transaction, "
+        f"the sender running from its first), the sender idle {ours['drain_seconds']:.2f} s "
+        f"later ({ours['send_batches']} batches of {send_batch}); "
+        f"cpu {cpu_us(runs['burst']):.0f} µs per item"
     )
     print(
         f"checks: recorded {ours['recorded']:,}, sent {ours['sent']:,}, skipped "
@@ -854,8 +853,9 @@ def report(
     print(
         "method: set-up untimed; each timed run in a fresh process on an identical copy of "
         "the file, in the order baseline, floor, burst, floor, baseline, quiet (baseline and floor "
-        "are the means of their two runs); burst = Scheduler.tick() then Sender.drain() "
-        "until empty, with the probe and the interactive events running; baseline = bare "
+        "are the means of their two runs); burst = Scheduler.tick() with Sender.run "
+        "woken by it, until the sender is idle, with the probe and the interactive events "
+        "running; baseline = bare "
         f"sqlite3 SELECT id ... LIMIT {args.tick_batch} / UPDATE ... WHERE id IN (...), one "
         "transaction per batch"
     )
@@ -869,7 +869,8 @@ def report(
     print(
         f"extra, not the target figure: scheduler without the injected chats "
         f"{rate_of([quiet]):,.0f} items/s, {cpu_us([quiet]):.0f} µs cpu per item "
-        f"(tick {quiet['tick_seconds']:.2f} s + drain {quiet['drain_seconds']:.2f} s, run last)"
+        f"(tick returned after {quiet['tick_seconds']:.2f} s, idle "
+        f"{quiet['drain_seconds']:.2f} s later, run last)"
     )
     print()
     print(f"ratio scheduler/baseline items/s: {ratio:.3f}")

@@ -4,7 +4,12 @@ There are no per-person APScheduler jobs and no APScheduler job store: the datab
 the schedule (``core.storage.subscriptions`` and ``core.storage.deliveries``). The tick
 runs every ``tick_seconds`` (coalesced, never two at once) and:
 
-1. turns due subscriptions into queued sends, in batches, each its own transaction;
+1. turns due subscriptions into queued sends, in batches, each its own transaction.
+   On PostgreSQL the senders are woken after each batch, so sending starts with the
+   first. On SQLite they are held until the last: both would run Python on either side
+   of the one database thread at once, and the contention for the interpreter lock
+   (ten times the context switches) made a burst about a third slower than taking
+   turns (``bench/RESULTS.md``);
 2. settles sends a dead process left ``sending`` (see ``recover_stale``);
 3. records a heartbeat for ``mend scheduler status``;
 4. wakes the senders.
@@ -100,9 +105,16 @@ class Scheduler:
         self._apscheduler: AsyncIOScheduler | None = None
         self.node = node_name()
 
-    def attach(self, platform: Platform, outbox: Outbox, gate: SendGate) -> Sender:
-        """Send ``platform``'s due items through ``outbox``, paced by ``gate``."""
-        sender = Sender(platform, self._database, outbox, gate, self._renderer, self._clock)
+    def attach(
+        self, platform: Platform, outbox: Outbox, gate: SendGate, *, batch: int | None = None
+    ) -> Sender:
+        """Send ``platform``'s due items through ``outbox``, paced by ``gate``.
+
+        ``batch`` overrides the sender's own batch size (see ``Sender``).
+        """
+        sender = Sender(
+            platform, self._database, outbox, gate, self._renderer, self._clock, batch=batch
+        )
         self._senders.by_platform[platform] = sender
         if self._apscheduler is not None:  # attached after start: run it at once
             self._senders.tasks.append(asyncio.create_task(sender.run(self._stop)))
@@ -162,8 +174,7 @@ class Scheduler:
                 self._apscheduler.shutdown(wait=False)
             self._apscheduler = None
         self._stop.set()
-        for sender in self._senders.by_platform.values():
-            sender.wake()
+        self._wake_senders()
         tasks, self._senders.tasks = self._senders.tasks, []
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -185,21 +196,34 @@ class Scheduler:
         """Queue what is due, recover abandoned sends, beat, wake the senders."""
         now = self._clock.now()
         total = QueuedDue()
-        while True:
-            done = await self._database.run(
-                lambda connection: queue_due(connection, now, self._tick_batch)
-            )
-            total = QueuedDue(
-                total.queued + done.queued, total.stale + done.stale, total.missed + done.missed
-            )
-            if done.claimed < self._tick_batch:
-                break
+        senders = self._senders.by_platform.values()
+        in_turns = self._database.dialect == "sqlite"
+        if in_turns:
+            for sender in senders:
+                sender.hold()
+        try:
+            while True:
+                done = await self._database.run(
+                    lambda connection: queue_due(connection, now, self._tick_batch)
+                )
+                total = QueuedDue(
+                    total.queued + done.queued,
+                    total.stale + done.stale,
+                    total.missed + done.missed,
+                )
+                if done.queued and not in_turns:
+                    self._wake_senders()
+                if done.claimed < self._tick_batch:
+                    break
+        finally:
+            if in_turns:
+                for sender in senders:
+                    sender.release()
         recovered = await self._database.run(
             lambda connection: recover_stale(connection, now, now - self._lease)
         )
         await self._database.run(lambda connection: self._beat(connection, now, total.stale))
-        for sender in self._senders.by_platform.values():
-            sender.wake()
+        self._wake_senders()
         if total.stale or total.missed:
             log.info(
                 "tick: skipped %d items past their grace window and %d missed while down",
@@ -209,6 +233,10 @@ class Scheduler:
         if recovered:
             log.warning("tick: recovered %d sends left unfinished", recovered)
         return TickReport(total.queued, total.stale, total.missed, recovered)
+
+    def _wake_senders(self) -> None:
+        for sender in self._senders.by_platform.values():
+            sender.wake()
 
     async def housekeeping(self) -> None:
         """Daily: purge free text past retention and delivery records past two weeks."""

@@ -106,8 +106,11 @@ class Sender:
         self._clock = clock
         pace = gate.limits.bulk_per_s
         self._batch = batch or (max(1, int(pace * 2)) if pace else UNPACED_BATCH)
-        self._idle = idle_seconds
+        self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._go = asyncio.Event()
+        self._go.set()
         self._emptied = False
 
     @property
@@ -117,24 +120,57 @@ class Sender:
 
     def wake(self) -> None:
         """Look at the queue now (the tick queued something, or it is time to stop)."""
+        self._idle.clear()
         self._wake.set()
 
+    def hold(self) -> None:
+        """Claim nothing more until :meth:`release` (the batch in hand is still sent).
+
+        The tick holds the senders while it queues on SQLite; see ``Scheduler.tick``.
+        """
+        self._go.clear()
+
+    def release(self) -> None:
+        """Undo :meth:`hold` and look at the queue at once."""
+        self._go.set()
+        self.wake()
+
+    async def idle(self) -> None:
+        """Return once :meth:`run` has found the queue empty since the last :meth:`wake`.
+
+        After the tick that queued a burst has returned (its last batch woke the sender),
+        this returns when every item it queued has been sent and settled.
+        """
+        await self._idle.wait()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain the queue until ``stop`` is set; idle, look again every ``idle_seconds``."""
-        while not stop.is_set():
-            try:
-                claimed = await self.drain(stop)
-            except Exception as exc:  # the database may be briefly unavailable
-                log.error(
-                    "%s sender: batch failed (%s); retrying", self.platform, type(exc).__name__
-                )
-                claimed = 0
-            if claimed and not self._emptied:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._idle):
-                    await self._wake.wait()
+        """Drain the queue until ``stop`` is set; idle, look again every ``idle_seconds``.
+
+        A wake that comes while a drain is under way is kept, and the sender looks again
+        at once rather than after ``idle_seconds``.
+        """
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    claimed = await self.drain(stop)
+                except Exception as exc:  # the database may be briefly unavailable
+                    log.error(
+                        "%s sender: batch failed (%s); retrying",
+                        self.platform,
+                        type(exc).__name__,
+                    )
+                    claimed = 0
+                else:
+                    if not self._wake.is_set():
+                        self._idle.set()
+                if claimed and not self._emptied:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._idle_seconds):
+                        await self._wake.wait()
+        finally:
+            self._idle.set()  # nothing more will be sent: no one waits for it in vain
 
     async def drain_once(self) -> int:
         """Claim one batch, send it, record the outcomes; return how many were claimed."""
@@ -151,10 +187,13 @@ class Sender:
         A batch's outcomes are settled in the same transaction that claims the next batch:
         one trip to the database and one commit per batch instead of two. Every batch is
         still committed ``sending`` before any of it is sent, and settled only after.
+        While the sender is held (see :meth:`hold`) it finishes the batch in hand and
+        settles it with the next claim once released.
         """
         self._emptied = False
         total = 0
         now = self._clock.now()
+        await self._go.wait()
         items = await self._claim(now)
         while items:
             total += len(items)
@@ -165,6 +204,7 @@ class Sender:
             if stop is not None and stop.is_set():
                 await self._database.run(partial(settle, outcomes=outcomes, now=settled_at))
                 return total
+            await self._go.wait()
             items = await self._database.run(
                 partial(self._settle_and_claim, outcomes=outcomes, now=settled_at)
             )

@@ -16,7 +16,12 @@ from core.storage import Database, UserRepository
 from core.storage.breaks import BreakRepository
 from core.storage.couples import CoupleRepository
 from core.storage.deliveries import TimerRepository, claim, recover_stale
-from core.storage.subscriptions import SubscriptionRepository, person_key
+from core.storage.subscriptions import (
+    QueuedDue,
+    SubscriptionRepository,
+    person_key,
+    queue_due,
+)
 from core.storage.tables import deliveries, subscriptions, users
 from core.types import Platform, Reply
 from scheduler.clockwork import Scheduler
@@ -502,3 +507,101 @@ async def test_claimed_items_know_who_is_on_a_break_right_now(database: Database
     items = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
     marked = {item.profile.user.user_id: item.on_break for item in items if item.profile}
     assert marked == {"a": True, "b": True, "c": True, "d": False, "e": False}
+
+
+async def test_on_sqlite_the_senders_take_turns_with_the_tick_on_postgresql_they_start_at_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    queued_batches = [0]
+
+    def counted_queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
+        done = queue_due(connection, now, limit)
+        queued_batches[0] += 1
+        return done
+
+    monkeypatch.setattr("scheduler.clockwork.queue_due", counted_queue_due)
+    during_tick: list[bool] = []  # for each send: had the tick still batches to queue?
+    outbox = ScriptedOutbox(on_send=lambda _: during_tick.append(queued_batches[0] < 7))
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180, tick_batch=2)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED), batch=2)
+    wakes = [0]
+    wake = sender.wake
+
+    def counted_wake() -> None:
+        wakes[0] += 1
+        wake()
+
+    sender.wake = counted_wake  # type: ignore[method-assign]
+    for n in range(12):
+        await enrol(database, onboarded(f"79{n:02d}", "UTC", time(13, 0), **NO_QUIET), clock.now())
+    clock.advance(hours=2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    await asyncio.wait_for(sender.idle(), timeout=30)  # its first look found nothing
+    assert (await scheduler.tick()).queued == 12  # six batches of two, then an empty one
+    assert queued_batches[0] == 7
+    await asyncio.wait_for(sender.idle(), timeout=30)
+    stop.set()
+    sender.wake()
+    await running
+    assert len(during_tick) == 12
+    if database.dialect == "sqlite":
+        assert not any(during_tick), "a nudge was sent while the tick still queued"
+        assert wakes[0] == 1 + 1 + 1  # released after the last batch, at the end, to stop
+    else:
+        assert wakes[0] == 6 + 1 + 1  # after each of the six batches, at the end, to stop
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent"] * 12
+
+
+async def test_a_held_sender_finishes_its_batch_and_claims_again_once_released(
+    sqlite_db: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler = Scheduler(sqlite_db, PlainRenderer(), clock, retention_days=180)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED), batch=3)
+    third = asyncio.Event()
+
+    def on_send(_: Sent) -> None:
+        if len(outbox.sent) == 1:
+            sender.hold()
+        if len(outbox.sent) == 3:
+            third.set()
+
+    outbox.on_send = on_send
+    for n in range(5):
+        await enrol(sqlite_db, onboarded(f"81{n:02d}", "UTC", time(13, 0), **NO_QUIET), clock.now())
+    clock.advance(hours=2)
+    assert (await scheduler.tick()).queued == 5
+    draining = asyncio.create_task(sender.drain())
+    await asyncio.wait_for(third.wait(), timeout=30)
+    for _ in range(20):  # time to claim again, were it not held
+        await asyncio.sleep(0.01)
+    assert not draining.done() and len(outbox.sent) == 3  # the batch in hand, no more
+    assert (
+        sorted(s for _, s, _ in await sqlite_db.run(statuses)) == ["queued"] * 2 + ["sending"] * 3
+    )
+    sender.release()
+    assert await asyncio.wait_for(draining, timeout=30) == 5
+    assert [s for _, s, _ in await sqlite_db.run(statuses)] == ["sent"] * 5
+
+
+async def test_idle_after_a_tick_means_everything_it_queued_is_sent(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180, tick_batch=3)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED), batch=2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    await asyncio.wait_for(sender.idle(), timeout=30)  # nothing due yet
+    for n in range(11):
+        await enrol(database, onboarded(f"80{n:02d}", "UTC", time(13, 0), **NO_QUIET), clock.now())
+    clock.advance(hours=2)
+    assert (await scheduler.tick()).queued == 11
+    await asyncio.wait_for(sender.idle(), timeout=30)
+    assert len(outbox.sent) == 11 and sender.tally.sent == 11
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent"] * 11
+    stop.set()
+    sender.wake()
+    await running

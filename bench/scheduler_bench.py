@@ -19,15 +19,16 @@ What it measures (issue 6, "Benchmark"):
   copy, a ``Scheduler`` with the core's real ``NudgeDesk`` as renderer and the
   ``Sender`` that ``Scheduler.attach`` builds, on a ``RecordingOutbox`` behind
   ``SendGate(UNLIMITED)``, the clock fixed one second after the due instant.
-  The sender runs as in ``mend run`` (``Sender.run``, woken by the tick after each of
-  its transactions) while ``Scheduler.tick()`` queues every due subscription
-  (``TICK_BATCH`` per transaction); the run ends when the tick has returned and the
-  sender is idle (``Sender.idle``): every item claimed, rendered, recorded to the file
-  and settled. items/s = N / the time from the tick's start to then. Meanwhile a probe
-  task sleeps 5 ms in a loop and records how late it wakes (how long the event loop was
-  blocked; the same probe first runs 1 s on the idle loop, as the machine's floor),
-  every garbage collection is timed, and every 20 ms a private "hi" from a random
-  onboarded person goes through the real ``CoachService.handle`` on the same database.
+  The sender runs as in ``mend run`` (``Sender.run``, held while the tick queues on
+  SQLite, see ``Scheduler.tick``) while ``Scheduler.tick()`` queues every due
+  subscription (``TICK_BATCH`` per transaction); the run ends when the tick has returned
+  and the sender is idle (``Sender.idle``): every item claimed, rendered, recorded to
+  the file and settled. items/s = N / the time from the tick's start to then. Meanwhile
+  a probe task sleeps 5 ms in a loop and records how late it wakes (how long the event
+  loop was blocked; the same probe first runs 1 s on the idle loop, as the machine's
+  floor), every garbage collection is timed, and every 20 ms a private "hi" from a
+  random onboarded person goes through the real ``CoachService.handle`` on the same
+  database.
 * **baseline** (timed, fresh process, own copy): a bare ``sqlite3`` loop with the same
   PRAGMAs that selects the due subscription ids (``WHERE active AND next_due_at <= now
   ORDER BY next_due_at LIMIT batch``) and moves them a day on (``UPDATE ... WHERE id IN
@@ -812,9 +813,9 @@ def report(
     print()
     print(
         f"burst: {ours['items']:,} items in {ours['seconds']:.2f} s: Scheduler.tick() "
-        f"returned after {ours['tick_seconds']:.2f} s ({args.tick_batch} per transaction, "
-        f"the sender running from its first), the sender idle {ours['drain_seconds']:.2f} s "
-        f"later ({ours['send_batches']} batches of {send_batch}); "
+        f"returned after {ours['tick_seconds']:.2f} s ({args.tick_batch} per transaction; "
+        f"on SQLite the sender waits for the last), the sender idle "
+        f"{ours['drain_seconds']:.2f} s later ({ours['send_batches']} batches of {send_batch}); "
         f"cpu {cpu_us(runs['burst']):.0f} µs per item"
     )
     print(

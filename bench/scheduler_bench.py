@@ -854,9 +854,9 @@ def report(
     print(
         "method: set-up untimed; each timed run in a fresh process on an identical copy of "
         "the file, in the order baseline, floor, burst, floor, baseline, quiet (baseline and floor "
-        "are the means of their two runs); burst = Scheduler.tick() with Sender.run "
-        "woken by it, until the sender is idle, with the probe and the interactive events "
-        "running; baseline = bare "
+        "are the means of their two runs); burst = Sender.run beside Scheduler.tick() "
+        "(held until its last batch on SQLite), until the sender is idle, with the probe and "
+        "the interactive events running; baseline = bare "
         f"sqlite3 SELECT id ... LIMIT {args.tick_batch} / UPDATE ... WHERE id IN (...), one "
         "transaction per batch"
     )

@@ -252,8 +252,14 @@ class Scheduler:
         connection.execute(insert, {"node": self.node, "started_at": now, "skipped_stale": 0})
 
     def _beat(self, connection: Connection, now: datetime, stale: int) -> None:
-        connection.execute(
+        beat = connection.execute(
             update(scheduler_ticks)
             .where(scheduler_ticks.c.node == self.node)
             .values(last_tick_at=now, skipped_stale=scheduler_ticks.c.skipped_stale + stale)
         )
+        if not beat.rowcount:  # not registered (a tick without start), or the row was lost
+            insert = insert_ignoring_conflicts(scheduler_ticks)[connection.dialect.name]
+            connection.execute(
+                insert,
+                {"node": self.node, "started_at": now, "last_tick_at": now, "skipped_stale": stale},
+            )

@@ -2,11 +2,12 @@
 
 It claims a batch of due rows (``core.storage.deliveries.claim``: by priority, then due
 time; on PostgreSQL skipping rows another process holds), renders each through the core,
-waits its turn at the platform's :class:`~scheduler.pacing.SendGate`, sends, and records
-every outcome in one commit (in :meth:`Sender.drain`, the commit that claims the next
-batch). The backlog stays in the database; only one batch is ever in memory. A batch is
-sized to about two seconds of sending at the platform's pace, which also bounds what a
-crash can leave unknown.
+waits its turn at the platform's :class:`~scheduler.pacing.SendGate`, marks it
+``sending`` (:mod:`scheduler.marks`), sends, and records every outcome in one commit (in
+:meth:`Sender.drain`, the commit that claims the next batch). The backlog stays in the
+database; only one batch is ever in memory. A batch is sized to about two seconds of
+sending at the platform's pace; a crash leaves only the sends under way in doubt, not the
+batch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.schedule.kinds import priority_of
 from core.storage import Database
 from core.storage.deliveries import Claimed, Outcome, Result, claim, settle
 from core.types import ChatRef, Platform, Reply
+from scheduler.marks import MarkFailed, SendingMarks
 from scheduler.pacing import SendGate
 
 __all__ = ["Rendered", "Renderer", "Sender"]
@@ -41,6 +43,8 @@ IN_FLIGHT = 32
 """Sends awaiting the platform at once: enough to fill the pace despite network latency."""
 SLICE_SECONDS = 0.002
 """Longest the sender renders and sends without handing the event loop back."""
+MARK_RETRY_SECONDS = 5.0
+"""When a ``sending`` mark could not be committed, the row is queued again this much later."""
 
 
 class Rendered(Protocol):
@@ -73,8 +77,10 @@ class Tally:
     skipped: int = 0
     refused: int = 0
     rate_limited: int = 0
+    retry: int = 0
     unknown: int = 0
     failed: int = 0
+    reclaimed: int = 0
 
     def add(self, result: Result) -> None:
         """Count one outcome."""
@@ -238,10 +244,11 @@ class Sender:
         outcomes: list[Outcome] = []
         pending = iter(items)
         turn = [time.perf_counter()]
+        marks = SendingMarks(self._database)
 
         async def worker() -> None:
             for item in pending:
-                outcomes.append(await self._send(item, now))
+                outcomes.append(await self._send(item, now, marks))
                 if time.perf_counter() - turn[0] > SLICE_SECONDS:
                     await asyncio.sleep(0)
                     turn[0] = time.perf_counter()
@@ -253,8 +260,14 @@ class Sender:
             await asyncio.gather(*(worker() for _ in range(workers)))
         return outcomes
 
-    async def _send(self, item: Claimed, now: datetime) -> Outcome:
-        rendered = self._renderer.render(item, now)
+    async def _send(self, item: Claimed, now: datetime, marks: SendingMarks) -> Outcome:
+        try:
+            rendered = self._renderer.render(item, now)
+        except Exception as exc:  # a bug for this one item: the rest of the batch goes on
+            log.error(
+                "%s sender: rendering %s failed (%s)", self.platform, item.kind, type(exc).__name__
+            )
+            return Outcome(item, Result.FAILED, reason=type(exc).__name__[:16])
         reply = rendered.reply
         if reply is None:
             return Outcome(item, Result.SKIPPED, reason=rendered.reason)
@@ -265,7 +278,11 @@ class Sender:
                 f"{chat.chat_id}/{chat.thread_id}",
                 group=not chat.is_private,
             )
+            if not await marks.mark(item):
+                return Outcome(item, Result.RECLAIMED)
             await self._outbox.send(chat, reply, nonce=item.nonce)
+        except MarkFailed:
+            return Outcome(item, Result.RETRY, retry_after=MARK_RETRY_SECONDS)
         except DeliveryRefused:
             return Outcome(item, Result.REFUSED)
         except RateLimited as limited:

@@ -89,7 +89,7 @@ def read_status(connection: Connection, now: datetime) -> SchedulerStatus:
         select(func.count()).where(deliveries.c.status == "queued", deliveries.c.not_before > now)
     ).scalar_one()
     counts = queue_counts(connection, midnight)
-    sending = counts.pop("sending", 0)
+    sending = counts.pop("sending", 0) + counts.pop("claimed", 0)
     counts.pop("queued", None)
     return SchedulerStatus(
         due_now=due_now,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import OperationalError
 
 from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
 from core.schedule.kinds import ItemKind
@@ -15,7 +16,13 @@ from core.schedule.local_time import spread_offset
 from core.storage import Database, UserRepository
 from core.storage.breaks import BreakRepository
 from core.storage.couples import CoupleRepository
-from core.storage.deliveries import TimerRepository, claim, recover_stale
+from core.storage.deliveries import (
+    Claimed,
+    TimerRepository,
+    claim,
+    mark_sending,
+    recover_stale,
+)
 from core.storage.subscriptions import (
     QueuedDue,
     SubscriptionRepository,
@@ -26,10 +33,11 @@ from core.storage.tables import deliveries, subscriptions, users
 from core.types import Platform, Reply
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, PlatformLimits, SendGate
-from scheduler.sender import Sender
+from scheduler.sender import MARK_RETRY_SECONDS, Sender
 from tests.fakes import FakeClock
 from tests.scheduler_fakes import (
     PlainRenderer,
+    Rendered,
     ScriptedOutbox,
     Sent,
     due_of,
@@ -344,10 +352,12 @@ async def test_a_crash_mid_batch_leaves_nudges_unknown_and_break_timers_queued_o
     await set_timer(database, "pause:7012:1", soon, ItemKind.BREAK_END, profile.user)
     clock.advance(hours=1)
     await scheduler.tick()
-    # A process claims the batch (rows become "sending") and dies before recording.
+    # A process claims the batch, hands both to the platform ("sending") and dies before
+    # recording: it is unknown whether they went out.
     claimed = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
     assert len(claimed) == 2
     assert await sender.drain_once() == 0  # nobody else sends rows another process holds
+    assert await database.run(lambda c: mark_sending(c, claimed)) == {i.id for i in claimed}
     clock.advance(minutes=6)
     assert (
         await database.run(
@@ -362,6 +372,124 @@ async def test_a_crash_mid_batch_leaves_nudges_unknown_and_break_timers_queued_o
         "sent",
         "unknown",
     ]
+
+
+async def test_a_crash_before_the_platform_calls_queues_the_claimed_rows_again(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    profile = onboarded("7020", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    await set_timer(database, "pause:7020:1", clock.now(), ItemKind.BREAK_END, profile.user)
+    clock.advance(hours=1)
+    await scheduler.tick()
+    # A process claims the batch and dies before handing anything to the platform.
+    claimed = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
+    assert len(claimed) == 2
+    clock.advance(minutes=6)
+    recovered = await database.run(
+        lambda c: recover_stale(c, clock.now(), clock.now() - timedelta(minutes=5))
+    )
+    assert recovered == 2
+    assert await sender.drain_once() == 2  # both go out, each once
+    assert sorted(s.reply.key for s in outbox.sent) == ["test.break_end", "test.morning"]
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent", "sent"]
+    attempts = await database.run(lambda c: c.execute(select(deliveries.c.attempts)).all())
+    assert [a for (a,) in attempts] == [0, 0]
+
+
+async def test_a_row_taken_back_while_its_sender_waited_is_not_sent_by_it(
+    database: Database,
+) -> None:
+    # The sender waits at the gate past the lease (a long 429 hold, say); meanwhile the
+    # row is taken back and claimed by another sender. The first must not send it.
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    other: list[Claimed] = []
+
+    class SlowGate(SendGate):
+        async def bulk(self, priority: int, chat_key: str, *, group: bool) -> None:
+            clock.advance(minutes=6)
+            now = clock.now()
+
+            def take_back(connection: Connection) -> None:
+                recover_stale(connection, now, now - timedelta(minutes=5))
+                other.extend(claim(connection, Platform.TELEGRAM, now, 10))
+
+            await database.run(take_back)
+
+    scheduler, sender = rig(database, clock, outbox, SlowGate(UNLIMITED))
+    await enrol(database, onboarded("7021", "UTC", time(12, 30), **NO_QUIET), clock.now())
+    clock.advance(hours=1)
+    await scheduler.tick()
+    assert await sender.drain_once() == 1
+    assert outbox.sent == [] and sender.tally.reclaimed == 1
+    assert len(other) == 1  # the other sender holds it, still claimed, and may send it
+    assert [s for _, s, _ in await database.run(statuses)] == ["claimed"]
+    assert await database.run(lambda c: mark_sending(c, other)) == {other[0].id}
+
+
+async def test_a_failed_render_costs_that_item_only(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+
+    class Fragile(PlainRenderer):
+        def render(self, item: Claimed, now: datetime) -> Rendered:
+            if item.profile is not None and item.profile.user.user_id == "7031":
+                raise KeyError("a bug for this one item")
+            return super().render(item, now)
+
+    scheduler = Scheduler(database, Fragile(), clock, retention_days=180)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED))
+    for n in range(4):
+        await enrol(database, onboarded(f"703{n}", "UTC", time(12, 30), **NO_QUIET), clock.now())
+    clock.advance(hours=1)
+    await scheduler.tick()
+    assert await sender.drain() == 4
+    assert sorted(outbox.chats()) == ["7030", "7032", "7033"]
+    rows = await database.run(
+        lambda c: c.execute(
+            select(users.c.platform_user_id, deliveries.c.status, deliveries.c.reason).join(
+                users, users.c.id == deliveries.c.user_id
+            )
+        ).all()
+    )
+    assert {tuple(r) for r in rows} == {
+        ("7030", "sent", None),
+        ("7031", "failed", "KeyError"),
+        ("7032", "sent", None),
+        ("7033", "sent", None),
+    }
+
+
+async def test_a_mark_the_database_refused_queues_the_item_again_unsent(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    await enrol(database, onboarded("7040", "UTC", time(12, 30), **NO_QUIET), clock.now())
+    clock.advance(hours=1)
+    await scheduler.tick()
+
+    def broken(connection: Connection, items: list[Claimed]) -> set[int]:
+        raise OperationalError("UPDATE", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr("scheduler.marks.mark_sending", broken)
+    assert await sender.drain_once() == 1
+    assert outbox.sent == [] and sender.tally.retry == 1
+    row = await database.run(
+        lambda c: c.execute(
+            select(deliveries.c.status, deliveries.c.attempts, deliveries.c.not_before)
+        ).one()
+    )
+    assert tuple(row) == ("queued", 0, clock.now() + timedelta(seconds=MARK_RETRY_SECONDS))
+    monkeypatch.undo()
+    clock.advance(seconds=MARK_RETRY_SECONDS)
+    assert await sender.drain_once() == 1
+    assert outbox.chats() == ["7040"]
 
 
 async def test_an_answer_goes_out_before_the_next_of_2000_queued_nudges(

@@ -26,6 +26,7 @@ from core.storage import Database, UserRepository
 from core.storage.deliveries import TimerRepository
 from core.storage.subscriptions import SubscriptionRepository
 from core.storage.tables import deliveries, subscriptions
+from scheduler.sender import IN_FLIGHT
 from tests.conftest import empty_all
 from tests.scheduler_fakes import onboarded
 
@@ -132,7 +133,8 @@ async def test_sigkill_mid_batch_then_restart_sends_each_item_once(tmp_path: Pat
             first.kill()
     killed_at = datetime.now(UTC)
     before = await open_rows(database)
-    assert before.get("sending", 0) > 0, before  # the kill really landed mid-batch
+    # The kill really landed mid-batch: some of it handed to the platform, some not yet.
+    assert before.get("sending", 0) > 0 and before.get("claimed", 0) > 0, before
     assert break_end > killed_at  # the break timer was set before the kill, due after it
 
     second = start(tmp_path, url, record, pace=400)
@@ -140,7 +142,8 @@ async def test_sigkill_mid_batch_then_restart_sends_each_item_once(tmp_path: Pat
 
         async def settled() -> bool:
             rows = await open_rows(database)
-            return not rows.get("queued") and not rows.get("sending") and not rows["due"]
+            open_ = rows.get("queued") or rows.get("claimed") or rows.get("sending")
+            return not open_ and not rows["due"]
 
         deadline = asyncio.get_running_loop().time() + 90
         while not await settled():
@@ -159,11 +162,13 @@ async def test_sigkill_mid_batch_then_restart_sends_each_item_once(tmp_path: Pat
     assert datetime.fromisoformat(breaks[-1]["at"]) > killed_at
 
     final = await open_rows(database)
-    # Every due item is accounted for: sent once, or lost in the batch the kill cut short
-    # (recorded "unknown", never resent: nudges are at most once).
+    # Every due item is accounted for: sent, or recorded "unknown" (handed to the platform
+    # before the kill, outcome never recorded; nudges are at most once, never resent).
     assert final.get("sent", 0) + final.get("unknown", 0) == 2001, final
     assert final.get("unknown", 0) <= before["sending"]
-    assert len(nudges) >= final.get("sent", 0) - 1
+    # What the kill cut short and had not yet handed to the platform went out after the
+    # restart: every nudge went out once, but for the few sends under way at the kill.
+    assert 2000 - len(nudges) <= IN_FLIGHT, (len(nudges), final)
     await database.close()
 
 

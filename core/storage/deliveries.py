@@ -2,13 +2,17 @@
 
 Rows are written by the tick (due subscriptions, see ``core.storage.subscriptions``) and
 by flows through the ``Timers`` port (break ends, reminders). A sender claims queued rows
-of its platform in priority order, marks them ``sending`` in one commit, sends them, and
-settles them in the next. The unique (item, local date) key means no item can be queued,
-and so sent, twice on one local day, even across crashes and processes.
+of its platform in priority order (``claimed`` in one commit), marks the few it is about
+to hand to the platform ``sending`` (:func:`mark_sending`, committed just before the
+platform calls), and settles them all in a later commit. The unique (item, local date)
+key means no item can be queued, and so sent, twice on one local day, even across
+crashes and processes.
 
-What happens when the outcome of a send is unknown (a time-out, or a crash that left
-rows ``sending``) depends on the kind (``core.schedule.kinds``): at-most-once kinds are
-recorded as ``unknown`` and not resent; at-least-once kinds are queued once more.
+A crash leaves rows ``claimed`` (never handed to the platform: queued again, as if never
+claimed) or ``sending`` (perhaps sent). What happens to a ``sending`` row, or any send
+whose outcome is unknown (a time-out), depends on the kind (``core.schedule.kinds``):
+at-most-once kinds are recorded as ``unknown`` and not resent; at-least-once kinds are
+queued once more.
 """
 
 from __future__ import annotations
@@ -50,13 +54,14 @@ __all__ = [
     "Result",
     "TimerRepository",
     "claim",
+    "mark_sending",
     "prune_settled",
     "queue_counts",
     "recover_stale",
     "settle",
 ]
 
-QUEUED, SENDING, SENT = "queued", "sending", "sent"
+QUEUED, CLAIMED, SENDING, SENT = "queued", "claimed", "sending", "sent"
 SETTLED = ("sent", "unknown", "refused", "skipped", "failed")
 
 
@@ -154,6 +159,8 @@ class Claimed:
         attempts: sends so far whose outcome was unknown.
         due_at: when it was due.
         on_break: the person is on a break (``/pause``) as the item is claimed.
+        claimed_at: when it was claimed; with the id, which claim it belongs to (a row
+            taken back by :func:`recover_stale` and claimed again has another).
     """
 
     id: int
@@ -167,6 +174,7 @@ class Claimed:
     attempts: int = 0
     due_at: datetime | None = None
     on_break: bool = False
+    claimed_at: datetime | None = None
 
     @property
     def nonce(self) -> str:
@@ -176,14 +184,22 @@ class Claimed:
 
 
 class Result(StrEnum):
-    """How one send ended."""
+    """How one send ended.
+
+    ``RETRY``: nothing reached the platform (it could not be reached, or the ``sending``
+    mark could not be committed); queued again after ``retry_after``, no attempt counted.
+    ``RECLAIMED``: the row was no longer this sender's when it came to send it (held past
+    the lease and taken back); it is left alone.
+    """
 
     SENT = "sent"
     SKIPPED = "skipped"
     REFUSED = "refused"
     RATE_LIMITED = "rate_limited"
+    RETRY = "retry"
     UNKNOWN = "unknown"
     FAILED = "failed"
+    RECLAIMED = "reclaimed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,16 +275,26 @@ _MARK = (
 )
 
 
-_TO_SENDING = (
+_TO_CLAIMED = (
     update(deliveries)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .values(
-        status=SENDING,
+        status=CLAIMED,
         reason=None,
         claimed_at=bindparam("at"),
         settled_at=None,
         not_before=bindparam("at"),
     )
+)
+_TO_SENDING = (
+    update(deliveries)
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.status == CLAIMED,
+        deliveries.c.claimed_at == bindparam("at"),
+    )
+    .values(status=SENDING)
+    .returning(deliveries.c.id)
 )
 _TO_SENT = (
     update(deliveries)
@@ -289,7 +315,7 @@ _KINDS = {kind.value: kind for kind in ItemKind}
 _CHAT_KINDS = {kind.value: kind for kind in ChatKind}
 
 
-def _claimed(row: Any) -> Claimed:
+def _claimed(row: Any, now: datetime) -> Claimed:
     (
         row_id,
         item,
@@ -324,13 +350,15 @@ def _claimed(row: Any) -> Claimed:
         attempts=attempts,
         due_at=due_at,
         on_break=bool(row[-1]),
+        claimed_at=now,
     )
 
 
 def claim(connection: Connection, platform: Platform, now: datetime, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` queued sends of ``platform`` that are due, by priority.
 
-    Claimed rows are ``sending`` when this transaction commits. Rows past their grace
+    Claimed rows are ``claimed`` when this transaction commits: reserved for this sender,
+    not yet handed to the platform (see :func:`mark_sending`). Rows past their grace
     window are settled as skipped (``stale``) instead of being returned.
     """
     rows = connection.execute(
@@ -355,20 +383,38 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
                 }
             )
         else:
-            claimed.append(_claimed(row))
+            claimed.append(_claimed(row, now))
     if claimed:
-        connection.execute(_TO_SENDING, {"ids": [item.id for item in claimed], "at": now})
+        connection.execute(_TO_CLAIMED, {"ids": [item.id for item in claimed], "at": now})
     if late:
         connection.execute(_MARK, late)
     return claimed
+
+
+def mark_sending(connection: Connection, items: Sequence[Claimed]) -> set[int]:
+    """Mark claimed ``items`` ``sending``, just before they go to the platform.
+
+    Only rows still claimed by the same claim are marked; returns their ids. A row that is
+    not among them was taken back meanwhile (see :func:`recover_stale`) and must not be
+    sent: someone else may have it now.
+    """
+    by_claim: dict[datetime | None, list[int]] = {}
+    for item in items:
+        by_claim.setdefault(item.claimed_at, []).append(item.id)
+    ours: set[int] = set()
+    for at, ids in by_claim.items():
+        rows = connection.execute(_TO_SENDING, {"ids": ids, "at": at})
+        ours.update(row_id for (row_id,) in rows)
+    return ours
 
 
 def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Record how claimed sends ended, in one transaction.
 
     A refusal switches off that subscription; refused in a private chat, the person is
-    marked unreachable (and told the next time they write). A rate limit puts the row
-    back after ``retry_after`` without counting an attempt.
+    marked unreachable (and told the next time they write). A rate limit, or a platform
+    that could not be reached, puts the row back after ``retry_after`` without counting an
+    attempt.
     """
     marks: list[dict[str, Any]] = []
     sent: list[int] = []
@@ -379,10 +425,12 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
         if outcome.result is Result.SENT and outcome.reason is None:
             sent.append(item.id)
             continue
+        if outcome.result is Result.RECLAIMED:
+            continue  # no longer ours to record
         status, reason, attempts = outcome.result.value, outcome.reason, item.attempts
         not_before: datetime = now
         settled_at: datetime | None = now
-        if outcome.result is Result.RATE_LIMITED:
+        if outcome.result in (Result.RATE_LIMITED, Result.RETRY):
             status, settled_at = QUEUED, None
             not_before = now + timedelta(seconds=outcome.retry_after)
         elif outcome.result is Result.UNKNOWN:
@@ -440,11 +488,17 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
 
 
 def recover_stale(connection: Connection, now: datetime, claimed_before: datetime) -> int:
-    """Settle sends left ``sending`` by a process that died before recording the outcome.
+    """Take back sends a process claimed before ``claimed_before`` and never recorded.
 
-    At-least-once kinds are queued once more; the others are recorded as ``unknown``.
-    Returns how many rows were recovered.
+    Rows still ``claimed`` never reached the platform: they are queued again as they were.
+    Of rows left ``sending`` (perhaps sent), at-least-once kinds are queued once more and
+    the others recorded as ``unknown``. Returns how many rows were recovered.
     """
+    released = connection.execute(
+        update(deliveries)
+        .where(deliveries.c.status == CLAIMED, deliveries.c.claimed_at < claimed_before)
+        .values(status=QUEUED, not_before=now, claimed_at=None)
+    ).rowcount
     stale = and_(deliveries.c.status == SENDING, deliveries.c.claimed_at < claimed_before)
     again = [kind.value for kind in AT_LEAST_ONCE]
     requeued = connection.execute(
@@ -462,7 +516,7 @@ def recover_stale(connection: Connection, now: datetime, claimed_before: datetim
             settled_at=now,
         )
     ).rowcount
-    return int(requeued) + int(lost)
+    return int(released) + int(requeued) + int(lost)
 
 
 def prune_settled(connection: Connection, before: datetime) -> int:
@@ -477,7 +531,7 @@ def queue_counts(connection: Connection, since: datetime) -> dict[str, int]:
     """Rows by status: everything still queued or sending, and what settled since ``since``."""
     open_rows = connection.execute(
         select(deliveries.c.status, func.count())
-        .where(deliveries.c.status.in_((QUEUED, SENDING)))
+        .where(deliveries.c.status.in_((QUEUED, CLAIMED, SENDING)))
         .group_by(deliveries.c.status)
     ).all()
     settled_rows = connection.execute(

@@ -142,8 +142,8 @@ deliveries = Table(
 An item is ``sub:<subscription id>`` or ``timer:<key>``. The unique key makes a second
 send of the same item on the same local day impossible, even after a crash between the
 platform call and the commit. ``payload`` is JSON of identifiers and choices, never free
-text. ``status`` is one of ``queued``, ``sending``, ``sent``, ``unknown``, ``refused``,
-``skipped`` (``reason`` says why) or ``failed``."""
+text. ``status`` is one of ``queued``, ``claimed``, ``sending``, ``sent``, ``unknown``,
+``refused``, ``skipped`` (``reason`` says why) or ``failed``."""
 
 scheduler_ticks = Table(
     "scheduler_ticks",

@@ -27,6 +27,10 @@ class DeliveryUnknown(Exception):  # noqa: N818 - a condition, not a bug
     """The send failed in a way that leaves unknown whether the message went out."""
 
 
+class PlatformUnavailable(Exception):  # noqa: N818 - a condition, not a bug
+    """The platform could not be reached (after the adapter's own retries); nothing was sent."""
+
+
 class Outbox(Protocol):
     """Sends replies on one platform. Adapters implement it; the core only calls it."""
 
@@ -40,6 +44,7 @@ class Outbox(Protocol):
             DeliveryRefused: when the platform will not deliver to that chat.
             RateLimited: when the platform asked to wait; nothing was sent.
             DeliveryUnknown: when it is unknown whether the message went out.
+            PlatformUnavailable: when the platform could not be reached; nothing was sent.
         """
         ...
 
@@ -48,5 +53,6 @@ class Outbox(Protocol):
 
         Raises:
             DeliveryRefused: when the person cannot be reached privately.
+            PlatformUnavailable: when the platform could not be reached.
         """
         ...

@@ -24,7 +24,13 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 from core.clock import Clock
-from core.outbox import DeliveryRefused, DeliveryUnknown, Outbox, RateLimited
+from core.outbox import (
+    DeliveryRefused,
+    DeliveryUnknown,
+    Outbox,
+    PlatformUnavailable,
+    RateLimited,
+)
 from core.schedule.kinds import priority_of
 from core.storage import Database
 from core.storage.deliveries import Claimed, Outcome, Result, claim, settle
@@ -45,6 +51,10 @@ SLICE_SECONDS = 0.002
 """Longest the sender renders and sends without handing the event loop back."""
 MARK_RETRY_SECONDS = 5.0
 """When a ``sending`` mark could not be committed, the row is queued again this much later."""
+OUTAGE_SECONDS = 30.0
+"""When the platform cannot be reached (the adapter has already retried), scheduled sends
+pause this long and the item is queued again: an outage costs time, not messages (a
+nudge past its grace window by then is skipped, never sent late)."""
 
 
 class Rendered(Protocol):
@@ -290,6 +300,10 @@ class Sender:
             return Outcome(item, Result.RATE_LIMITED, retry_after=limited.retry_after)
         except DeliveryUnknown:
             return Outcome(item, Result.UNKNOWN)
+        except PlatformUnavailable as down:
+            log.warning("%s sender: platform unreachable (%s); pausing", self.platform, down)
+            self._gate.hold(OUTAGE_SECONDS)
+            return Outcome(item, Result.RETRY, retry_after=OUTAGE_SECONDS)
         except Exception as exc:
             # Not a known platform answer: do not resend blindly; the log names the type only.
             log.error("%s sender: %s failed (%s)", self.platform, item.kind, type(exc).__name__)

@@ -38,7 +38,7 @@ from content import CONTENT_DIR
 from core import keys
 from core.content import Content
 from core.localtime import format_local_time
-from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
 from core.schedule.kinds import Priority
 from core.service.nudges import NudgeDesk
 from core.types import (
@@ -492,6 +492,35 @@ async def test_send_says_unknown_when_a_message_may_have_gone_out(
             await bot.adapter.send(in_channel(bot), ok(), nonce="delivery-5")
         assert unknown.value.__cause__ is failure
         assert bot.recorder.attempts == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        discord.DiscordServerError(
+            backend.FakeRequest(503, "Service Unavailable"),  # type: ignore[arg-type]
+            {"code": 0, "message": "503: Service Unavailable"},
+        ),
+        aiohttp.ServerDisconnectedError(),
+        TimeoutError(),
+    ],
+    ids=["5xx", "disconnected", "timeout"],
+)
+async def test_a_dm_that_cannot_be_opened_for_an_outage_is_platform_unavailable(
+    tmp_path: Path, failure: BaseException
+) -> None:
+    # Nothing was sent before the DM channel exists, so trying later is safe.
+    async with stubbed(tmp_path, dc.Scripted()) as bot:
+
+        async def down(user_id: int) -> discord.User:
+            raise failure
+
+        bot.adapter.bot.fetch_user = down  # type: ignore[method-assign]
+        stranger = ChatRef(Platform.DISCORD, str(dc.snowflake()), ChatKind.PRIVATE)
+        with pytest.raises(PlatformUnavailable) as unavailable:
+            await bot.adapter.send(stranger, ok(), nonce="delivery-7")
+        assert unavailable.value.__cause__ is failure
+        assert bot.recorder.attempts == 0
 
 
 async def test_send_turns_a_long_rate_limit_into_rate_limited(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
 
-from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
 from core.schedule.kinds import ItemKind
 from core.schedule.local_time import spread_offset
 from core.storage import Database, UserRepository
@@ -33,7 +33,7 @@ from core.storage.tables import deliveries, subscriptions, users
 from core.types import Platform, Reply
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, PlatformLimits, SendGate
-from scheduler.sender import MARK_RETRY_SECONDS, Sender
+from scheduler.sender import MARK_RETRY_SECONDS, OUTAGE_SECONDS, Sender
 from tests.fakes import FakeClock
 from tests.scheduler_fakes import (
     PlainRenderer,
@@ -490,6 +490,41 @@ async def test_a_mark_the_database_refused_queues_the_item_again_unsent(
     clock.advance(seconds=MARK_RETRY_SECONDS)
     assert await sender.drain_once() == 1
     assert outbox.chats() == ["7040"]
+
+
+async def test_an_outage_pauses_scheduled_sends_and_costs_no_message(database: Database) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    held: list[float] = []
+
+    class WatchedGate(SendGate):  # unpaced: the hold is noted, not waited out
+        def hold(self, seconds: float) -> None:
+            held.append(seconds)
+            super().hold(seconds)
+
+    outbox = ScriptedOutbox(script={"7050": [PlatformUnavailable("ConnectError")]})
+    scheduler, sender = rig(database, clock, outbox, WatchedGate(UNLIMITED))
+    profile = onboarded("7050", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    await set_timer(database, "pause:7050:1", clock.now(), ItemKind.BREAK_END, profile.user)
+    clock.advance(hours=1)
+    await scheduler.tick()
+    assert await sender.drain_once() == 2  # the break end first: it meets the outage
+    assert [s.reply.key for s in outbox.sent] == ["test.morning"]
+    assert held == [OUTAGE_SECONDS] and sender.tally.retry == 1
+    rows = await database.run(
+        lambda c: c.execute(
+            select(deliveries.c.item, deliveries.c.attempts, deliveries.c.not_before).where(
+                deliveries.c.status == "queued"
+            )
+        ).all()
+    )
+    later = clock.now() + timedelta(seconds=OUTAGE_SECONDS)
+    assert [tuple(r) for r in rows] == [("timer:pause:7050:1", 0, later)]
+    assert await sender.drain_once() == 0  # not before the pause is over
+    clock.advance(seconds=OUTAGE_SECONDS)
+    assert await sender.drain_once() == 1
+    assert [s.reply.key for s in outbox.sent] == ["test.morning", "test.break_end"]
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent", "sent"]
 
 
 async def test_an_answer_goes_out_before_the_next_of_2000_queued_nudges(

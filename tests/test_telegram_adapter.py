@@ -36,7 +36,7 @@ from content import CONTENT_DIR
 from core import keys
 from core.content import Content
 from core.localtime import format_local_time
-from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
 from core.schedule.kinds import Priority
 from core.service import CoachService
 from core.service.nudges import NudgeDesk
@@ -806,6 +806,19 @@ async def test_send_retries_a_network_error(content: Content) -> None:
     attempts = [c for c in request.calls if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [None, 200]
     assert [shown(c.params) for c in request.delivered()] == [reply.text]
+
+
+async def test_send_gives_up_on_an_outage_as_platform_unavailable(content: Content) -> None:
+    down = [NetworkError("connection refused") for _ in range(3)]
+    request = tg.RecordingRequest(
+        failures={"sendMessage": [never_left(httpx.ConnectTimeout("x")), *down]}
+    )
+    async with stubbed(Scripted(), content, request, retry_wait=tenacity.wait_none()) as bot:
+        with pytest.raises(PlatformUnavailable) as unavailable:
+            await bot.adapter.send(alex_private(), pointer(content))
+    assert isinstance(unavailable.value.__cause__, NetworkError)
+    assert request.methods().count("sendMessage") == 4  # the first try and three retries
+    assert request.delivered() == []
 
 
 async def test_send_does_not_retry_a_timeout(content: Content) -> None:

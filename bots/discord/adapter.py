@@ -159,7 +159,7 @@ class DiscordAdapter:
 
     async def _channel(self, chat: ChatRef) -> discord.abc.Messageable:
         bot = self.bot
-        async with voices.refusals():
+        async with voices.reaching():
             if chat.is_private:
                 user_id = int(chat.chat_id)
                 user = bot.get_user(user_id) or await bot.fetch_user(user_id)

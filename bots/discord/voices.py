@@ -24,7 +24,7 @@ import discord
 
 from bots.discord import mapping, views
 from content import CONTENT_DIR
-from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
 from core.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,22 @@ async def refusals() -> AsyncIterator[None]:
         raise DeliveryRefused(f"{type(exc).__name__} {exc.code}") from exc
     except discord.RateLimited as exc:
         raise RateLimited(exc.retry_after) from exc
+
+
+@contextlib.asynccontextmanager
+async def reaching() -> AsyncIterator[None]:
+    """Around finding or opening a channel, before anything is sent.
+
+    As ``refusals``; and a server error or a failed connection (after discord.py's own
+    retries) becomes ``PlatformUnavailable``: nothing went out, so trying later is safe.
+    """
+    try:
+        async with refusals():
+            yield
+    except discord.DiscordServerError as exc:
+        raise PlatformUnavailable(f"{type(exc).__name__} {exc.status}") from exc
+    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        raise PlatformUnavailable(type(exc).__name__) from exc
 
 
 @contextlib.asynccontextmanager

@@ -49,7 +49,7 @@ from bots.telegram import mapping
 from content import CONTENT_DIR
 from core import keys
 from core.content import Content
-from core.outbox import DeliveryRefused, DeliveryUnknown, RateLimited
+from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
 from core.service import CoachService
 from core.types import Attachment, ChatRef, EventKind, IncomingEvent, Platform, Reply, UserRef
 from scheduler.pacing import SendGate
@@ -300,6 +300,7 @@ class TelegramAdapter:
             RateLimited: Telegram answered 429; nothing was sent.
             DeliveryUnknown: the call timed out after it may have reached Telegram.
             DeliveryRefused: Telegram will not deliver to that chat.
+            PlatformUnavailable: Telegram could not be reached, retries included.
         """
         try:
             try:
@@ -319,13 +320,17 @@ class TelegramAdapter:
             raise RateLimited(retry_after_seconds(exc)) from exc
         except TimedOut as exc:
             if _never_sent(exc):
-                raise
+                raise PlatformUnavailable(type(exc).__name__) from exc
             raise DeliveryUnknown(type(exc).__name__) from exc
         except Forbidden as exc:
             raise DeliveryRefused(type(exc).__name__) from exc
         except BadRequest as exc:
             if any(reason in exc.message.lower() for reason in _UNREACHABLE):
                 raise DeliveryRefused(type(exc).__name__) from exc
+            raise
+        except NetworkError as exc:
+            if _retryable(exc):  # it never got through, retries included
+                raise PlatformUnavailable(type(exc).__name__) from exc
             raise
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True always raises
 

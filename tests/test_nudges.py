@@ -42,7 +42,10 @@ from core.storage.subscriptions import SubscriptionRepository, person_key
 from core.storage.tables import action_log, users
 from core.timezones import resolve_timezone
 from core.types import Platform, Reply, UserRef
+from scheduler.clockwork import Scheduler
+from scheduler.pacing import UNLIMITED, SendGate
 from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, private_chat, said
+from tests.scheduler_fakes import PlainRenderer, ScriptedOutbox
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 """The fake clock's start: 10:00 in Berlin, 04:00 in New York."""
@@ -286,6 +289,34 @@ async def test_stop_and_resume(
     already = await any_service.handle(said(sam, "/resume"))
     assert keys_of(already) == [keys.NUDGES_ALREADY_ON]
     assert "tomorrow around 20:45" in already[0].text
+
+
+async def test_a_later_time_after_todays_step_went_out_means_tomorrow(
+    any_service: CoachService, database: Database, clock: FakeClock
+) -> None:
+    # One daily step a day: today's went out at 09:15, so 18:00 today would never come.
+    sam = person("2010")
+    await onboard(any_service, sam, at="9:15")
+    clock.current = utc("2026-03-02T08:30")  # 09:30 in Berlin
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180)
+    sender = scheduler.attach(Platform.TELEGRAM, ScriptedOutbox(), SendGate(UNLIMITED))
+    assert (await scheduler.tick()).queued == 1
+    assert await sender.drain() == 1
+    menu = await any_service.handle(said(sam, "/settings"))
+    await tap(any_service, sam, menu, "time")
+    assert keys_of(await any_service.handle(said(sam, "18:00"))) == ["settings.saved"]
+    assert await due(database, sam) == utc("2026-03-03T17:00") + offset(sam)
+    already = await any_service.handle(said(sam, "/resume"))
+    assert keys_of(already) == [keys.NUDGES_ALREADY_ON]
+    assert "tomorrow around 18:00" in already[0].text
+    # Without today's step, the same change still means today.
+    kim = person("2011")
+    await onboard(any_service, kim, at="7:30")
+    menu = await any_service.handle(said(kim, "/settings"))
+    await tap(any_service, kim, menu, "time")
+    await any_service.handle(said(kim, "18:00"))
+    assert await due(database, kim) == utc("2026-03-02T17:00") + offset(kim)
+    assert "today around 18:00" in (await any_service.handle(said(kim, "/resume")))[0].text
 
 
 async def test_resume_says_today_and_the_end_of_quiet_hours(

@@ -163,6 +163,7 @@ class CoachService:
         self._desk_commands: dict[str, CoupleHandler] = {
             name: handler for desk in self._desks for name, handler in desk.commands.items()
         }
+        self._desk_commands["resume"] = self._resume
         self._nudges = NudgeDesk(content, default_timezone, couples=self._render_couple_item)
         self._locks = KeyedLocks()
         # Interrupts first, in the design's order; they work in every state.
@@ -173,7 +174,6 @@ class CoachService:
             "start": self._start,
             "settings": self._settings,
             "stop": self._stop,
-            "resume": self._resume,
             "privacy": self._privacy,
             "export": self._export,
             "delete": self._delete,
@@ -554,12 +554,13 @@ class CoachService:
         reply, stopped = self._nudges.stop(profile)
         return StepResult((reply,), state, stopped)
 
-    def _resume(
-        self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime
-    ) -> StepResult:
-        """Nudges on again, with when the next one comes."""
-        reply, resumed = self._nudges.resume(profile, now)
-        return StepResult((reply,), state, resumed)
+    def _resume(self, turn: Turn) -> StepResult:
+        """Nudges on again, with when the next one comes (past a day that had its step)."""
+        taken = SubscriptionRepository(turn.connection).taken_days(
+            turn.profile.user, ItemKind.MORNING
+        )
+        reply, resumed = self._nudges.resume(turn.profile, turn.now, taken=taken)
+        return StepResult((reply,), turn.state, resumed)
 
     def _safety_command(
         self, event: IncomingEvent, profile: Profile, state: FlowState | None, now: datetime

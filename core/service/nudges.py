@@ -659,8 +659,13 @@ class NudgeDesk:
         stopped = replace(profile, nudges_stopped=True, unreachable_since=None)
         return self._say(keys.NUDGES_STOPPED, stopped), stopped
 
-    def resume(self, profile: Profile, now: datetime) -> tuple[Reply, Profile]:
-        """``/resume``: nudges on again (also after a refused delivery), saying when next."""
+    def resume(
+        self, profile: Profile, now: datetime, *, taken: frozenset[date] = frozenset()
+    ) -> tuple[Reply, Profile]:
+        """``/resume``: nudges on again (also after a refused delivery), saying when next.
+
+        ``taken``: local days that already had their daily step (see :meth:`when_next`).
+        """
         if not profile.onboarded:
             return self._say(keys.NUDGES_NOT_SET_UP, profile), profile
         already = not profile.nudges_stopped and profile.unreachable_since is None
@@ -668,7 +673,7 @@ class NudgeDesk:
         if resumed.safety_mode:
             return self._say(keys.NUDGES_RESUMED_HELD, resumed), resumed
         key = keys.NUDGES_ALREADY_ON if already else keys.NUDGES_RESUMED
-        return self._say(key, resumed, when=self.when_next(resumed, now)), resumed
+        return self._say(key, resumed, when=self.when_next(resumed, now, taken=taken)), resumed
 
     def unreachable_notice(self, profile: Profile) -> tuple[Reply, Profile]:
         """Said once when someone a daily step could not reach writes again; nudges stay off."""
@@ -691,16 +696,22 @@ class NudgeDesk:
             keys.NUDGES_INSIDE_QUIET, after, next_time=format_local_time(after.quiet.end)
         )
 
-    def when_next(self, profile: Profile, now: datetime) -> str:
+    def when_next(
+        self, profile: Profile, now: datetime, *, taken: frozenset[date] = frozenset()
+    ) -> str:
         """When the next daily step comes, in words: "tomorrow around 07:30".
 
-        Computed exactly as the subscription computes it; the time shown is the chosen
-        one (the few minutes of spread are what "around" means) unless quiet hours move it.
+        Computed exactly as the subscription computes it, past the local days in ``taken``
+        (one daily step a day: today's went out before the time was moved later, say); the
+        time shown is the chosen one (the few minutes of spread are what "around" means)
+        unless quiet hours move it.
         """
         zone = resolve_timezone(profile.timezone or self._default_timezone)
         at = profile.daily_time or _DEFAULT_DAILY_TIME
         offset = spread_offset(person_key(profile.user))
         due = next_due(zone, at, now, offset=offset, quiet=profile.quiet)
+        if due.astimezone(zone).date() in taken:
+            due = next_due(zone, at, due, offset=offset, quiet=profile.quiet)
         chosen = (due - offset).astimezone(zone)
         if _near(chosen.time(), at):
             shown, day = at, chosen.date()

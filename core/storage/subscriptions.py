@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import partial
 from typing import Any
 
@@ -153,13 +153,15 @@ class SubscriptionRepository:
         next_at = None
         if active:
             zone = resolve_timezone(zone_name)
-            next_at = next_due(
+            following = partial(
+                next_due,
                 zone,
                 at,
-                now,
                 offset=spread_offset(person_key(profile.user)),
                 quiet=profile.quiet,
             )
+            taken = self.taken_days(profile.user, ItemKind.MORNING)
+            next_at = _untaken(following(now), zone, following, taken)
         self._put(profile.user, ItemKind.MORNING, zone_name, at, None, None, active, next_at, now)
         if not active:
             self.set_active(profile.user, False, now)
@@ -187,14 +189,17 @@ class SubscriptionRepository:
         active = wants_nudges(profile)
         next_at = None
         if active:
-            next_at = next_due(
-                resolve_timezone(zone_name),
+            zone = resolve_timezone(zone_name)
+            following = partial(
+                next_due,
+                zone,
                 at,
-                now,
                 offset=spread_offset(person_key(profile.user)),
                 quiet=profile.quiet,
                 weekday=weekday,
             )
+            taken = self.taken_days(profile.user, kind)
+            next_at = _untaken(following(now), zone, following, taken)
         self._put(profile.user, kind, zone_name, at, weekday, chat, active, next_at, now)
         return next_at
 
@@ -230,6 +235,28 @@ class SubscriptionRepository:
         ).scalar()
         return aware(value)
 
+    def taken_days(self, user: UserRef, kind: ItemKind) -> frozenset[date]:
+        """Local days on which the person's ``kind`` already had its send queued.
+
+        One send per item and local day (the queue's unique key): an occurrence on one of
+        these days would never go out, so a reschedule moves past it.
+        """
+        sub_id = self._connection.execute(
+            select(subscriptions.c.id).where(
+                subscriptions.c.user_id == USER_ID, subscriptions.c.kind == kind.value
+            ),
+            who(user),
+        ).scalar()
+        return self._taken(sub_id)
+
+    def _taken(self, sub_id: int | None) -> frozenset[date]:
+        if sub_id is None:
+            return frozenset()
+        days = self._connection.execute(
+            select(deliveries.c.local_date).where(deliveries.c.item == f"sub:{sub_id}")
+        ).scalars()
+        return frozenset(date.fromisoformat(day) for day in days)
+
     def _refollow_others(self, profile: Profile, zone_name: str, now: datetime) -> None:
         """Other kinds keep their own local time but follow the zone and quiet hours."""
         rows = self._connection.execute(_OTHERS, who(profile.user)).all()
@@ -237,7 +264,10 @@ class SubscriptionRepository:
         offset = spread_offset(person_key(profile.user))
         for row in rows:
             at = parse_hhmm(row.local_time) or time(9, 0)
-            due = next_due(zone, at, now, offset=offset, quiet=profile.quiet, weekday=row.weekday)
+            following = partial(
+                next_due, zone, at, offset=offset, quiet=profile.quiet, weekday=row.weekday
+            )
+            due = _untaken(following(now), zone, following, self._taken(row.id))
             self._connection.execute(
                 _REFOLLOW, {"sub_id": row.id, "zone": zone_name, "next_at": due, "now": now}
             )
@@ -342,6 +372,16 @@ _MOVE = BulkWrite(
     columns={"next_at": "next_due_at", "sub_id": "id"},
 )
 """The tick's move of each subscription to its next occurrence, as plain rows."""
+
+
+def _untaken(
+    due: datetime,
+    zone: tzinfo,
+    following: Callable[[datetime], datetime],
+    taken: frozenset[date],
+) -> datetime:
+    """``due``, or the occurrence after it when its local day already had its send."""
+    return following(due) if due.astimezone(zone).date() in taken else due
 
 
 def _following(

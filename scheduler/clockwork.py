@@ -210,6 +210,7 @@ class Scheduler:
                     total.queued + done.queued,
                     total.stale + done.stale,
                     total.missed + done.missed,
+                    total.broken + done.broken,
                 )
                 if done.queued and not in_turns:
                     self._wake_senders()

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from core.outbox import DeliveryRefused, DeliveryUnknown, PlatformUnavailable, RateLimited
@@ -525,6 +525,64 @@ async def test_an_outage_pauses_scheduled_sends_and_costs_no_message(database: D
     assert await sender.drain_once() == 1
     assert [s.reply.key for s in outbox.sent] == ["test.morning", "test.break_end"]
     assert [s for _, s, _ in await database.run(statuses)] == ["sent", "sent"]
+
+
+async def test_one_subscription_that_cannot_be_scheduled_does_not_stop_the_tick(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180, tick_batch=2)
+    sender = scheduler.attach(Platform.TELEGRAM, outbox, SendGate(UNLIMITED))
+    people = [onboarded(f"706{n}", "UTC", time(12, 30), **NO_QUIET) for n in range(4)]
+    for profile in people:
+        await enrol(database, profile, clock.now())
+
+    def unknown_zone(connection: Connection) -> None:  # say, gone from the installed tzdata
+        first = select(users.c.id).where(users.c.platform_user_id == "7060").scalar_subquery()
+        connection.execute(
+            update(subscriptions)
+            .where(subscriptions.c.user_id == first)
+            .values(timezone="Mars/Olympus_Mons")
+        )
+
+    await database.run(unknown_zone)
+    clock.advance(hours=1)
+    assert (await scheduler.tick()).queued == 3
+    assert await sender.drain() == 3
+    assert sorted(outbox.chats()) == ["7061", "7062", "7063"]
+    assert await due_of(database, people[0].user) == clock.now() + timedelta(days=1)
+    assert (await scheduler.tick()).queued == 0  # tried again tomorrow, not every tick
+
+
+async def test_one_queued_row_this_version_cannot_read_does_not_stall_the_sender(
+    database: Database,
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    outbox = ScriptedOutbox()
+    scheduler, sender = rig(database, clock, outbox)
+    for n in range(3):
+        await enrol(database, onboarded(f"707{n}", "UTC", time(12, 30), **NO_QUIET), clock.now())
+    clock.advance(hours=1)
+    assert (await scheduler.tick()).queued == 3
+
+    def from_a_newer_version(connection: Connection) -> None:
+        first = connection.execute(select(func.min(deliveries.c.id))).scalar_one()
+        connection.execute(
+            update(deliveries).where(deliveries.c.id == first).values(kind="horoscope")
+        )
+
+    await database.run(from_a_newer_version)
+    assert await sender.drain() == 2
+    assert len(outbox.sent) == 2
+    rows = await database.run(
+        lambda c: c.execute(select(deliveries.c.status, deliveries.c.reason)).all()
+    )
+    assert sorted(tuple(r) for r in rows) == [
+        ("failed", "bad_row"),
+        ("sent", None),
+        ("sent", None),
+    ]
 
 
 async def test_an_answer_goes_out_before_the_next_of_2000_queued_nudges(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +61,8 @@ __all__ = [
     "recover_stale",
     "settle",
 ]
+
+log = logging.getLogger(__name__)
 
 QUEUED, CLAIMED, SENDING, SENT = "queued", "claimed", "sending", "sent"
 SETTLED = ("sent", "unknown", "refused", "skipped", "failed")
@@ -354,12 +357,26 @@ def _claimed(row: Any, now: datetime) -> Claimed:
     )
 
 
+def _closed(row: Any, now: datetime, status: str, reason: str) -> dict[str, Any]:
+    """The marks that settle a claimed row without sending it."""
+    return {
+        "row_id": row.id,
+        "new_status": status,
+        "new_reason": reason,
+        "new_claimed_at": now,
+        "new_settled_at": now,
+        "new_attempts": row.attempts,
+        "new_not_before": row.due_at,
+    }
+
+
 def claim(connection: Connection, platform: Platform, now: datetime, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` queued sends of ``platform`` that are due, by priority.
 
     Claimed rows are ``claimed`` when this transaction commits: reserved for this sender,
     not yet handed to the platform (see :func:`mark_sending`). Rows past their grace
-    window are settled as skipped (``stale``) instead of being returned.
+    window are settled as skipped (``stale``) instead of being returned, and a row this
+    version cannot read (a kind it does not know, say) as failed (``bad_row``).
     """
     rows = connection.execute(
         _CLAIM, {"platform": platform.value, "now": now, "limit": limit}
@@ -371,19 +388,15 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
     for row in rows:
         by = row[_DELIVER_BY_AT]
         if by is not None and now > by:
-            late.append(
-                {
-                    "row_id": row.id,
-                    "new_status": "skipped",
-                    "new_reason": "stale",
-                    "new_claimed_at": now,
-                    "new_settled_at": now,
-                    "new_attempts": row.attempts,
-                    "new_not_before": row.due_at,
-                }
-            )
-        else:
+            late.append(_closed(row, now, "skipped", "stale"))
+            continue
+        try:
             claimed.append(_claimed(row, now))
+        except (KeyError, ValueError) as exc:  # one bad row must not stall the queue
+            log.error(
+                "delivery %d cannot be read (%s); recorded as failed", row.id, type(exc).__name__
+            )
+            late.append(_closed(row, now, "failed", "bad_row"))
     if claimed:
         connection.execute(_TO_CLAIMED, {"ids": [item.id for item in claimed], "at": now})
     if late:

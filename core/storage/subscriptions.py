@@ -11,6 +11,7 @@ several processes can tick on one database; SQLite has one writer at a time anyw
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -46,6 +47,8 @@ __all__ = [
     "quiet_hours",
     "wants_nudges",
 ]
+
+log = logging.getLogger(__name__)
 
 NUDGE_KINDS = (ItemKind.MORNING, ItemKind.EVENING, ItemKind.WEEKLY)
 """Kinds a subscription can have; ``/stop`` turns all of them off."""
@@ -325,16 +328,20 @@ class QueuedDue:
         queued: occurrences put in the send queue.
         stale: occurrences past their grace window, skipped (and recorded as skipped).
         missed: older occurrences during a downtime, skipped without a record.
+        broken: subscriptions whose next occurrence could not be worked out (a zone the
+            installed time-zone data no longer knows, a kind this version does not):
+            tried again a day later, and logged, rather than stopping the tick.
     """
 
     queued: int = 0
     stale: int = 0
     missed: int = 0
+    broken: int = 0
 
     @property
     def claimed(self) -> int:
         """Subscriptions handled by the tick."""
-        return self.queued + self.stale
+        return self.queued + self.stale + self.broken
 
 
 _DUE = (
@@ -488,6 +495,7 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
     values: list[tuple[Any, ...]] = []
     moves: dict[datetime, list[int]] = {}
     moved: list[tuple[Any, int]] = []
+    broken: list[int] = []
     queued = stale = missed = 0
     for (
         sub_id,
@@ -506,9 +514,27 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
         quiet_end,
     ) in rows:
         offset = spread_offset(f"{platform}:{platform_user_id}")
-        occurrence = _occurrence(
-            zone_name, kind, local_time, quiet_start, quiet_end, weekday, offset, next_due_at, now
-        )
+        try:
+            priority = _PRIORITY[kind]
+            occurrence = _occurrence(
+                zone_name,
+                kind,
+                local_time,
+                quiet_start,
+                quiet_end,
+                weekday,
+                offset,
+                next_due_at,
+                now,
+            )
+        except (KeyError, ValueError) as exc:  # one bad row must not stop everyone's nudges
+            log.error(
+                "subscription %d cannot be scheduled (%s); trying it again in a day",
+                sub_id,
+                type(exc).__name__,
+            )
+            broken.append(sub_id)
+            continue
         missed += occurrence.missed
         due, by, upcoming = _bound(occurrence, instant, next_instant)
         if occurrence.by is not None and now > occurrence.by:
@@ -522,7 +548,7 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
                 f"sub:{sub_id}",
                 occurrence.local_date,
                 kind,
-                _PRIORITY[kind],
+                priority,
                 platform,
                 user_id,
                 chat_id,
@@ -540,12 +566,16 @@ def queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
         moves.setdefault(occurrence.upcoming, []).append(sub_id)
         moved.append((upcoming, sub_id))
     _QUEUE.run(connection, values)
+    if broken:
+        moves.setdefault(now + timedelta(days=1), []).extend(broken)
     if len(moves) * 4 <= len(rows):  # a few popular next instants: one statement each
         for next_at, ids in moves.items():
             connection.execute(_GROUPED_ADVANCE, {"sub_ids": ids, "next_at": next_at})
     else:
+        if broken:
+            moved.extend((next_instant(now + timedelta(days=1)), sub_id) for sub_id in broken)
         _MOVE.run(connection, moved)
-    return QueuedDue(queued=queued, stale=stale, missed=missed)
+    return QueuedDue(queued=queued, stale=stale, missed=missed, broken=len(broken))
 
 
 _PRIORITY = {kind.value: int(priority_of(kind)) for kind in ItemKind}

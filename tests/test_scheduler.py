@@ -30,7 +30,7 @@ from core.storage.subscriptions import (
     queue_due,
 )
 from core.storage.tables import deliveries, subscriptions, users
-from core.types import Platform, Reply
+from core.types import ChatRef, Platform, Reply
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, PlatformLimits, SendGate
 from scheduler.sender import MARK_RETRY_SECONDS, OUTAGE_SECONDS, Sender
@@ -47,6 +47,8 @@ from tests.scheduler_fakes import (
 )
 
 NO_QUIET = {"quiet_start": time(0, 0), "quiet_end": time(0, 0)}
+PACED = PlatformLimits(overall_per_s=None, bulk_per_s=1000)
+"""Paced (each send marked just before it goes), yet fast enough for a test."""
 
 
 def utc(text: str) -> datetime:
@@ -374,6 +376,36 @@ async def test_a_crash_mid_batch_leaves_nudges_unknown_and_break_timers_queued_o
     ]
 
 
+SLOW = PlatformLimits(overall_per_s=None, bulk_per_s=20)  # three sends: about 0.1 s
+
+
+@pytest.mark.parametrize(("limits", "after_claim"), [(SLOW, "claimed"), (UNLIMITED, "sending")])
+async def test_paced_each_send_is_marked_as_it_goes_unpaced_the_batch_as_it_is_claimed(
+    database: Database, limits: PlatformLimits, after_claim: str
+) -> None:
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    seen: list[list[str]] = []
+    outbox = ScriptedOutbox()
+
+    class Watching(ScriptedOutbox):
+        async def send(self, chat: ChatRef, reply: Reply, *, nonce: str | None = None) -> None:
+            seen.append(sorted(s for _, s, _ in await database.run(statuses)))
+            await outbox.send(chat, reply, nonce=nonce)
+
+    scheduler = Scheduler(database, PlainRenderer(), clock, retention_days=180)
+    sender = scheduler.attach(Platform.TELEGRAM, Watching(), SendGate(limits), batch=3)
+    for n in range(3):
+        await enrol(database, onboarded(f"708{n}", "UTC", time(12, 30), **NO_QUIET), clock.now())
+    clock.advance(hours=1)
+    await scheduler.tick()
+    assert await sender.drain_once() == 3
+    if after_claim == "claimed":  # one by one: the rest wait "claimed" while one goes
+        assert seen[0] == ["claimed", "claimed", "sending"]
+    else:
+        assert seen[0] == ["sending", "sending", "sending"]
+    assert [s for _, s, _ in await database.run(statuses)] == ["sent"] * 3
+
+
 async def test_a_crash_before_the_platform_calls_queues_the_claimed_rows_again(
     database: Database,
 ) -> None:
@@ -420,7 +452,7 @@ async def test_a_row_taken_back_while_its_sender_waited_is_not_sent_by_it(
 
             await database.run(take_back)
 
-    scheduler, sender = rig(database, clock, outbox, SlowGate(UNLIMITED))
+    scheduler, sender = rig(database, clock, outbox, SlowGate(PACED))
     await enrol(database, onboarded("7021", "UTC", time(12, 30), **NO_QUIET), clock.now())
     clock.advance(hours=1)
     await scheduler.tick()
@@ -469,7 +501,7 @@ async def test_a_mark_the_database_refused_queues_the_item_again_unsent(
 ) -> None:
     clock = FakeClock(utc("2026-06-01T12:00"))
     outbox = ScriptedOutbox()
-    scheduler, sender = rig(database, clock, outbox)
+    scheduler, sender = rig(database, clock, outbox, SendGate(PACED))
     await enrol(database, onboarded("7040", "UTC", time(12, 30), **NO_QUIET), clock.now())
     clock.advance(hours=1)
     await scheduler.tick()

@@ -289,6 +289,7 @@ _TO_CLAIMED = (
         not_before=bindparam("at"),
     )
 )
+_TO_SENDING_AT_ONCE = _TO_CLAIMED.values(status=SENDING)
 _TO_SENDING = (
     update(deliveries)
     .where(
@@ -370,11 +371,20 @@ def _closed(row: Any, now: datetime, status: str, reason: str) -> dict[str, Any]
     }
 
 
-def claim(connection: Connection, platform: Platform, now: datetime, limit: int) -> list[Claimed]:
+def claim(
+    connection: Connection,
+    platform: Platform,
+    now: datetime,
+    limit: int,
+    *,
+    sending: bool = False,
+) -> list[Claimed]:
     """Claim up to ``limit`` queued sends of ``platform`` that are due, by priority.
 
     Claimed rows are ``claimed`` when this transaction commits: reserved for this sender,
-    not yet handed to the platform (see :func:`mark_sending`). Rows past their grace
+    not yet handed to the platform (see :func:`mark_sending`); with ``sending``, for a
+    sender that hands the whole batch over within milliseconds, already ``sending``.
+    Rows past their grace
     window are settled as skipped (``stale``) instead of being returned, and a row this
     version cannot read (a kind it does not know, say) as failed (``bad_row``).
     """
@@ -398,7 +408,8 @@ def claim(connection: Connection, platform: Platform, now: datetime, limit: int)
             )
             late.append(_closed(row, now, "failed", "bad_row"))
     if claimed:
-        connection.execute(_TO_CLAIMED, {"ids": [item.id for item in claimed], "at": now})
+        mark = _TO_SENDING_AT_ONCE if sending else _TO_CLAIMED
+        connection.execute(mark, {"ids": [item.id for item in claimed], "at": now})
     if late:
         connection.execute(_MARK, late)
     return claimed

@@ -57,36 +57,38 @@ async def refusals() -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def reaching() -> AsyncIterator[None]:
+async def _failures_as(
+    error: type[PlatformUnavailable] | type[DeliveryUnknown],
+) -> AsyncIterator[None]:
+    """``refusals``, and every other failure of Discord's becomes ``error``.
+
+    A server error (5xx, after discord.py's own retries), a dropped connection, a time-out.
+    """
+    try:
+        async with refusals():
+            yield
+    except discord.DiscordServerError as exc:
+        raise error(f"{type(exc).__name__} {exc.status}") from exc
+    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        raise error(type(exc).__name__) from exc
+
+
+def reaching() -> contextlib.AbstractAsyncContextManager[None]:
     """Around finding or opening a channel, before anything is sent.
 
-    As ``refusals``; and a server error or a failed connection (after discord.py's own
-    retries) becomes ``PlatformUnavailable``: nothing went out, so trying later is safe.
+    A failure there becomes ``PlatformUnavailable``: nothing went out, so trying later is
+    safe.
     """
-    try:
-        async with refusals():
-            yield
-    except discord.DiscordServerError as exc:
-        raise PlatformUnavailable(f"{type(exc).__name__} {exc.status}") from exc
-    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
-        raise PlatformUnavailable(type(exc).__name__) from exc
+    return _failures_as(PlatformUnavailable)
 
 
-@contextlib.asynccontextmanager
-async def sending() -> AsyncIterator[None]:
+def sending() -> contextlib.AbstractAsyncContextManager[None]:
     """Around message sends: ``refusals``, and failures that leave the outcome unknown.
 
-    A server error (5xx, after discord.py's own retries), a dropped connection or a
-    time-out may come after Discord created the message, so they become
-    ``DeliveryUnknown``.
+    A server error, a dropped connection or a time-out may come after Discord created the
+    message, so they become ``DeliveryUnknown``.
     """
-    try:
-        async with refusals():
-            yield
-    except discord.DiscordServerError as exc:
-        raise DeliveryUnknown(f"{type(exc).__name__} {exc.status}") from exc
-    except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
-        raise DeliveryUnknown(type(exc).__name__) from exc
+    return _failures_as(DeliveryUnknown)
 
 
 def part_nonces(nonce: str | None, count: int) -> list[str | None]:

@@ -207,8 +207,9 @@ class Sender:
         """Send batch after batch until the queue is empty (or ``stop``); return how many.
 
         A batch's outcomes are settled in the same transaction that claims the next batch:
-        one trip to the database and one commit per batch instead of two. Every batch is
-        still committed ``sending`` before any of it is sent, and settled only after.
+        one trip to the database and one commit per batch instead of two. Every send is
+        still committed ``sending`` before it goes (with its batch when unpaced, on its
+        own when paced), and settled only after.
         While the sender is held (see :meth:`hold`) it finishes the batch in hand and
         settles it with the next claim once released.
         """

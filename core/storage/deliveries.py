@@ -1,12 +1,13 @@
 """The send queue and delivery record: one row per (item, local date), claimed in batches.
 
 Rows are written by the tick (due subscriptions, see ``core.storage.subscriptions``) and
-by flows through the ``Timers`` port (break ends, reminders). A sender claims queued rows
-of its platform in priority order (``claimed`` in one commit), marks the few it is about
-to hand to the platform ``sending`` (:func:`mark_sending`, committed just before the
-platform calls), and settles them all in a later commit. The unique (item, local date)
-key means no item can be queued, and so sent, twice on one local day, even across
-crashes and processes.
+by flows through the ``Timers`` port (break ends, reminders). A sender claims queued
+rows of its platform in priority order (``claimed`` in one commit), marks the few it is
+about to hand to the platform ``sending`` (:func:`mark_sending`, committed just before
+the platform calls; an unpaced sender, which hands the whole batch over within
+milliseconds, claims it ``sending`` at once), and settles them all in a later commit.
+The unique (item, local date) key means no item can be queued, and so sent, twice on one
+local day, even across crashes and processes.
 
 A crash leaves rows ``claimed`` (never handed to the platform: queued again, as if never
 claimed) or ``sending`` (perhaps sent). What happens to a ``sending`` row, or any send
@@ -383,10 +384,10 @@ def claim(
 
     Claimed rows are ``claimed`` when this transaction commits: reserved for this sender,
     not yet handed to the platform (see :func:`mark_sending`); with ``sending``, for a
-    sender that hands the whole batch over within milliseconds, already ``sending``.
-    Rows past their grace
-    window are settled as skipped (``stale``) instead of being returned, and a row this
-    version cannot read (a kind it does not know, say) as failed (``bad_row``).
+    sender that hands the whole batch over within milliseconds, already ``sending``. Rows
+    past their grace window are settled as skipped (``stale``) instead of being returned,
+    and a row this version cannot read (a kind it does not know, say) as failed
+    (``bad_row``).
     """
     rows = connection.execute(
         _CLAIM, {"platform": platform.value, "now": now, "limit": limit}

@@ -46,13 +46,13 @@ class RecordingRequest(BaseRequest):
     ``script`` holds per-method queues of raw responses served before the defaults (a
     ``None`` in a queue serves the default answer for that call);
     ``failures`` holds per-method queues of exceptions raised (like a dropped connection)
-    before any response is served.
+    before any response is served (a ``None`` lets that call through).
     """
 
     calls: list[Call] = field(default_factory=list)
     refuse: set[int] = field(default_factory=set)
     script: dict[str, list[tuple[int, dict[str, Any]] | None]] = field(default_factory=dict)
-    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    failures: dict[str, list[BaseException | None]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -80,8 +80,9 @@ class RecordingRequest(BaseRequest):
         call = Call(api_method, params, files=_uploads(request_data))
         self.calls.append(call)
         failing = self.failures.get(api_method)
-        if failing:
-            raise failing.pop(0)
+        failure = failing.pop(0) if failing else None
+        if failure is not None:
+            raise failure
         queued = self.script.get(api_method)
         scripted = queued.pop(0) if queued else None
         if scripted is not None:

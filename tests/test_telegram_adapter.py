@@ -808,8 +808,15 @@ async def test_send_retries_a_network_error(content: Content) -> None:
     assert [shown(c.params) for c in request.delivered()] == [reply.text]
 
 
+def refused_connection() -> NetworkError:
+    """A network error as PTB raises it when no connection could be made."""
+    error = NetworkError("httpx.ConnectError: connection refused")
+    error.__cause__ = httpx.ConnectError("connection refused")
+    return error
+
+
 async def test_send_gives_up_on_an_outage_as_platform_unavailable(content: Content) -> None:
-    down = [NetworkError("connection refused") for _ in range(3)]
+    down = [refused_connection() for _ in range(3)]
     request = tg.RecordingRequest(
         failures={"sendMessage": [never_left(httpx.ConnectTimeout("x")), *down]}
     )
@@ -819,6 +826,34 @@ async def test_send_gives_up_on_an_outage_as_platform_unavailable(content: Conte
     assert isinstance(unavailable.value.__cause__, NetworkError)
     assert request.methods().count("sendMessage") == 4  # the first try and three retries
     assert request.delivered() == []
+
+
+async def test_a_send_that_broke_off_after_leaving_is_unknown_not_unavailable(
+    content: Content,
+) -> None:
+    def broke_off() -> NetworkError:
+        error = NetworkError("httpx.ReadError: connection reset")
+        error.__cause__ = httpx.ReadError("connection reset")
+        return error
+
+    request = tg.RecordingRequest(failures={"sendMessage": [broke_off() for _ in range(4)]})
+    async with stubbed(Scripted(), content, request, retry_wait=tenacity.wait_none()) as bot:
+        with pytest.raises(DeliveryUnknown):
+            await bot.adapter.send(alex_private(), pointer(content))
+
+
+async def test_a_reply_cut_off_by_an_outage_after_its_first_part_is_unknown(
+    content: Content,
+) -> None:
+    # Resending it whole would say the first part twice.
+    long = Reply(text="Part one. " * 600, key=keys.POINTER_NEW)  # two messages
+    request = tg.RecordingRequest(
+        failures={"sendMessage": [None, *(refused_connection() for _ in range(4))]}
+    )
+    async with stubbed(Scripted(), content, request, retry_wait=tenacity.wait_none()) as bot:
+        with pytest.raises(DeliveryUnknown):
+            await bot.adapter.send(alex_private(), long)
+    assert len(request.delivered()) == 1
 
 
 async def test_send_does_not_retry_a_timeout(content: Content) -> None:

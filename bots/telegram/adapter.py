@@ -80,6 +80,13 @@ def _never_sent(error: TimedOut) -> bool:
     return isinstance(error.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
+def _never_left(error: NetworkError) -> bool:
+    """True if the request failed before anything reached Telegram (no connection)."""
+    return isinstance(
+        error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
+
+
 def _retryable(error: BaseException) -> bool:
     # A timed-out send may still have been delivered: retrying it could say things twice,
     # unless it never left (no connection could be made, or none was free in the pool).
@@ -191,7 +198,9 @@ class TelegramAdapter:
         Raises:
             DeliveryRefused: if Telegram will not deliver to that chat.
             RateLimited: if Telegram asked to wait before the first message; nothing was sent.
-            DeliveryUnknown: if a send timed out, or the reply went out only in part.
+            DeliveryUnknown: if a send timed out or broke off after it may have reached
+                Telegram, or the reply went out only in part.
+            PlatformUnavailable: if Telegram could not be reached for the first message.
         """
         requests = self._requests(chat, reply)
         for index, request in enumerate(requests):
@@ -200,7 +209,7 @@ class TelegramAdapter:
                 continue
             try:
                 await self._persist(request, paced=False)
-            except RateLimited as exc:
+            except (RateLimited, PlatformUnavailable) as exc:  # the first part is out
                 raise DeliveryUnknown("partly delivered") from exc
 
     async def open_private(self, user: UserRef) -> ChatRef:
@@ -301,6 +310,8 @@ class TelegramAdapter:
             DeliveryUnknown: the call timed out after it may have reached Telegram.
             DeliveryRefused: Telegram will not deliver to that chat.
             PlatformUnavailable: Telegram could not be reached, retries included.
+            DeliveryUnknown: the connection broke off, or Telegram failed (5xx), after
+                the call may have reached it, retries included.
         """
         try:
             try:
@@ -329,8 +340,10 @@ class TelegramAdapter:
                 raise DeliveryRefused(type(exc).__name__) from exc
             raise
         except NetworkError as exc:
-            if _retryable(exc):  # it never got through, retries included
+            if _never_left(exc):  # no connection, retries included: nothing went out
                 raise PlatformUnavailable(type(exc).__name__) from exc
+            if _retryable(exc):  # it broke off (or a 5xx) after it may have reached Telegram
+                raise DeliveryUnknown(type(exc).__name__) from exc
             raise
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True always raises
 

@@ -18,10 +18,13 @@ from core.storage.breaks import BreakRepository
 from core.storage.couples import CoupleRepository
 from core.storage.deliveries import (
     Claimed,
+    Outcome,
+    Result,
     TimerRepository,
     claim,
     mark_sending,
     recover_stale,
+    settle,
 )
 from core.storage.subscriptions import (
     QueuedDue,
@@ -461,6 +464,45 @@ async def test_a_row_taken_back_while_its_sender_waited_is_not_sent_by_it(
     assert len(other) == 1  # the other sender holds it, still claimed, and may send it
     assert [s for _, s, _ in await database.run(statuses)] == ["claimed"]
     assert await database.run(lambda c: mark_sending(c, other)) == {other[0].id}
+
+
+@pytest.mark.parametrize("result", [Result.SENT, Result.RATE_LIMITED, Result.UNKNOWN])
+async def test_a_late_outcome_never_overwrites_a_row_taken_back_meanwhile(
+    database: Database, result: Result
+) -> None:
+    # Sender A held its batch past the lease (a long 429, say). The break end was taken
+    # back and claimed by sender B; the nudge was recorded unknown. A's outcomes, when
+    # they finally come, must leave both alone.
+    clock = FakeClock(utc("2026-06-01T12:00"))
+    scheduler, _ = rig(database, clock, ScriptedOutbox())
+    profile = onboarded("7090", "UTC", time(12, 30), **NO_QUIET)
+    await enrol(database, profile, clock.now())
+    await set_timer(database, "pause:7090:1", clock.now(), ItemKind.BREAK_END, profile.user)
+    clock.advance(hours=1)
+    await scheduler.tick()
+    first = await database.run(lambda c: claim(c, Platform.TELEGRAM, clock.now(), 10))
+    assert await database.run(lambda c: mark_sending(c, first)) == {i.id for i in first}
+    clock.advance(minutes=6)
+    now = clock.now()
+
+    def take_back(connection: Connection) -> list[Claimed]:
+        recover_stale(connection, now, now - timedelta(minutes=5))
+        return claim(connection, Platform.TELEGRAM, now, 10)
+
+    second = await database.run(take_back)
+    assert [item.kind for item in second] == [ItemKind.BREAK_END]
+    await database.run(
+        lambda c: settle(c, [Outcome(item, result, retry_after=60.0) for item in first], now)
+    )
+    rows = await database.run(
+        lambda c: c.execute(
+            select(deliveries.c.kind, deliveries.c.status, deliveries.c.claimed_at)
+        ).all()
+    )
+    assert sorted(tuple(r) for r in rows) == [
+        ("break_end", "claimed", now),
+        ("morning", "unknown", first[0].claimed_at),
+    ]
 
 
 async def test_a_failed_render_costs_that_item_only(database: Database) -> None:

@@ -279,6 +279,14 @@ _MARK = (
 )
 
 
+_OURS = and_(
+    or_(deliveries.c.status == CLAIMED, deliveries.c.status == SENDING),  # not IN: executemany
+    deliveries.c.claimed_at == bindparam("claimed"),
+)
+"""A row still held by the claim that took it: settling never overwrites a row that was
+taken back (held past the lease) and may be someone else's now."""
+_SETTLE = _MARK.where(_OURS)
+
 _TO_CLAIMED = (
     update(deliveries)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
@@ -303,7 +311,7 @@ _TO_SENDING = (
 )
 _TO_SENT = (
     update(deliveries)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)), _OURS)
     .values(
         status=SENT,
         reason=None,
@@ -442,13 +450,13 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
     attempt.
     """
     marks: list[dict[str, Any]] = []
-    sent: list[int] = []
+    sent: dict[datetime | None, list[int]] = {}
     refused_subs: list[int] = []
     unreachable: list[str] = []
     for outcome in outcomes:
         item = outcome.claimed
         if outcome.result is Result.SENT and outcome.reason is None:
-            sent.append(item.id)
+            sent.setdefault(item.claimed_at, []).append(item.id)
             continue
         if outcome.result is Result.RECLAIMED:
             continue  # no longer ours to record
@@ -476,12 +484,13 @@ def settle(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
                 "new_settled_at": settled_at,
                 "new_attempts": attempts,
                 "new_not_before": not_before,
+                "claimed": item.claimed_at,
             }
         )
-    if sent:
-        connection.execute(_TO_SENT, {"ids": sent, "at": now})
+    for claimed_at, ids in sent.items():
+        connection.execute(_TO_SENT, {"ids": ids, "at": now, "claimed": claimed_at})
     if marks:
-        connection.execute(_MARK, marks)
+        connection.execute(_SETTLE, marks)
     if refused_subs:
         connection.execute(
             update(subscriptions)
@@ -553,7 +562,7 @@ def prune_settled(connection: Connection, before: datetime) -> int:
 
 
 def queue_counts(connection: Connection, since: datetime) -> dict[str, int]:
-    """Rows by status: everything still queued or sending, and what settled since ``since``."""
+    """Rows by status: everything queued, claimed or sending, and what settled since ``since``."""
     open_rows = connection.execute(
         select(deliveries.c.status, func.count())
         .where(deliveries.c.status.in_((QUEUED, CLAIMED, SENDING)))

@@ -196,7 +196,7 @@ class Scheduler:
         """Queue what is due, recover abandoned sends, beat, wake the senders."""
         now = self._clock.now()
         total = QueuedDue()
-        senders = self._senders.by_platform.values()
+        senders = list(self._senders.by_platform.values())  # the ones held are released
         in_turns = self._database.dialect == "sqlite"
         if in_turns:
             for sender in senders:

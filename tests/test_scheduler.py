@@ -810,9 +810,13 @@ async def test_on_sqlite_the_senders_take_turns_with_the_tick_on_postgresql_they
     clock = FakeClock(utc("2026-06-01T12:00"))
     queued_batches = [0]
 
+    loop = asyncio.get_running_loop()
+
     def counted_queue_due(connection: Connection, now: datetime, limit: int) -> QueuedDue:
         done = queue_due(connection, now, limit)
         queued_batches[0] += 1
+        if queued_batches[0] == 1:  # something to send: a sender left alone would go now
+            loop.call_soon_threadsafe(wake)
         return done
 
     monkeypatch.setattr("scheduler.clockwork.queue_due", counted_queue_due)

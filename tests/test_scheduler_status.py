@@ -11,6 +11,7 @@ from pathlib import Path
 from core.outbox import DeliveryRefused
 from core.schedule.kinds import ItemKind
 from core.storage import Database
+from core.storage.deliveries import claim, recover_stale
 from core.types import Platform
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, SendGate
@@ -49,10 +50,15 @@ async def test_status_counts_what_is_due_waiting_and_sent_today(database: Databa
     status = await database.run(lambda c: read_status(c, now))
     assert status.due_now == {} and status.last_tick == now
     assert status.backlog == {"telegram": 3} and status.later == 1 and status.sending == 0
+    # A claim in hand, not yet sent, counts as sending (and a crash would put it back).
+    await database.run(lambda c: claim(c, Platform.TELEGRAM, now, 2))
+    status = await database.run(lambda c: read_status(c, now))
+    assert status.backlog == {"telegram": 1} and status.sending == 2
+    await database.run(lambda c: recover_stale(c, now, now + timedelta(seconds=1)))
 
     assert await sender.drain() == 3
     status = await database.run(lambda c: read_status(c, now))
-    assert status.backlog == {} and status.today == {"sent": 2, "refused": 1}
+    assert status.backlog == {} and status.today == {"sent": 2, "refused": 1}, status
     lines = status.lines(now + timedelta(seconds=30))
     assert lines == [
         "due now:          none",

@@ -387,8 +387,12 @@ def _untaken(
     following: Callable[[datetime], datetime],
     taken: frozenset[date],
 ) -> datetime:
-    """``due``, or the occurrence after it when its local day already had its send."""
-    return following(due) if due.astimezone(zone).date() in taken else due
+    """``due``, or the first occurrence after it on a local day that has not had its send."""
+    for _ in range(len(taken)):  # each step passes one taken day at most
+        if due.astimezone(zone).date() not in taken:
+            break
+        due = following(due)
+    return due
 
 
 def _following(

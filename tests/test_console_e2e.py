@@ -14,6 +14,8 @@ from typing import IO
 
 import pytest
 
+from tests.cli import run_mend
+
 pytestmark = pytest.mark.slow
 
 KEY = re.compile(r"^Mend[^:]*: \[([a-z0-9_.]+)\]", re.MULTILINE)
@@ -151,16 +153,7 @@ def test_mend_without_tokens_starts_the_console_and_says_how_to_connect(tmp_path
 
 
 def test_default_database_folder_is_created(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.endswith("_TOKEN")}
-    done = subprocess.run(
-        [sys.executable, "-m", "bots", "migrate"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_mend(tmp_path, "migrate", database=None)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "data" / "mend.db").exists()
     assert "revision 0005" in done.stdout

@@ -3,13 +3,12 @@ shows exactly what it prints."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli import run_mend
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +24,8 @@ TRANSCRIPT = re.compile(
 
 
 def replay(tmp_path: Path, *extra: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / f'mend{len(extra)}.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "bots", *COMMAND, *extra, "--script", str(SCRIPT)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    database = tmp_path / f"mend{len(extra)}.db"
+    done = run_mend(tmp_path, *COMMAND, *extra, "--script", str(SCRIPT), database=database)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -5,14 +5,13 @@ progress chart at the end."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.cli import run_mend
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +27,8 @@ STEP = re.compile(
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     where = tmp_path_factory.mktemp("first_month")
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{where / 'mend.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "bots", *COMMAND, "--script", str(SCRIPT)],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_mend(
+        where, *COMMAND, "--script", str(SCRIPT), database=where / "mend.db", timeout=300
     )
     assert done.returncode == 0, done.stderr
     return done.stdout, where

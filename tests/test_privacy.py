@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from core.storage import Database
 from core.storage.rotation import encrypted_columns
 from core.storage.tables import NO_PERSONAL_DATA, metadata, users
 from core.types import ChatRef, IncomingEvent, Reply, UserRef
+from tests.cli import run_mend
 from tests.fakes import TEST_CIPHER, FakeClock, group_chat, person, pressed, said
 from tests.test_coach_service import onboard, tap
 
@@ -378,16 +376,6 @@ async def test_mend_purges_old_written_words_at_every_start(tmp_path: Path) -> N
 
 
 def test_mend_purge_runs_the_purge_by_hand(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "bots", "purge"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_mend(tmp_path, "purge", database=tmp_path / "mend.db")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "deleted 0 stored texts older than 180 days"

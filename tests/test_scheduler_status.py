@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from core.types import Platform
 from scheduler.clockwork import Scheduler
 from scheduler.pacing import UNLIMITED, SendGate
 from scheduler.status import read_status
+from tests.cli import run_mend
 from tests.fakes import FakeClock
 from tests.scheduler_fakes import PlainRenderer, ScriptedOutbox, enrol, onboarded, set_timer
 
@@ -72,17 +70,7 @@ async def test_status_counts_what_is_due_waiting_and_sent_today(database: Databa
 
 
 def test_the_command_prints_the_status_of_a_fresh_database(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_TOKEN")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'mend.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "bots", "scheduler", "status"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_mend(tmp_path, "scheduler", "status", database=tmp_path / "mend.db")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "due now:          none",
